@@ -1,0 +1,652 @@
+"""The scikit-learn face: :class:`AutoencoderTransformer`."""
+
+import copy
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import EarlyStopping
+from skorch.helper import predefined_split
+from torch import nn
+
+from ._compat import Interval, StrOptions, _fit_context, validate_data
+from ._modules import ACTIVATIONS, MLPAutoencoder
+from ._net import (
+    AutoencoderNet,
+    InputScaler,
+    RowDataset,
+    TrainingDiverged,
+    as_tensor,
+)
+
+__all__ = ["AutoencoderTransformer"]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "adadelta": torch.optim.Adadelta,
+    "adagrad": torch.optim.Adagrad,
+    "nadam": torch.optim.NAdam,
+    "radam": torch.optim.RAdam,
+}
+
+LOSSES = {"mse": nn.MSELoss, "bce": nn.BCEWithLogitsLoss}
+
+# Rows per forward pass in transform, inverse_transform and scoring: large
+# enough to keep the matrix multiplies efficient, small enough to bound memory
+# (4096 x 784 float32 is 12 MiB). Fixed, so results never depend on batch_size.
+_INFERENCE_ROWS = 4096
+
+
+def _noop(*args, **kwargs):
+    """A picklable sink for skorch messages when ``verbose=0``."""
+
+
+def _seed_from(random_state):
+    """An integer seed for one fit, leaving numpy's global RNG untouched."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _row_chunks(n_rows):
+    step = _INFERENCE_ROWS
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
+
+
+def _dense(X):
+    return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+def _centre_and_scale(X):
+    """Per-feature mean and one global scale (the RMS of the centred data).
+
+    Two passes over row chunks in float64, so a memory map or a sparse matrix
+    is never densified whole.
+    """
+    n, n_features = X.shape
+    total = np.zeros(n_features)
+    for rows in _row_chunks(n):
+        total += _dense(X[rows]).sum(axis=0, dtype=np.float64)
+    mean = total / n
+    sq = 0.0
+    with np.errstate(over="ignore"):
+        for rows in _row_chunks(n):
+            sq += float(np.square(_dense(X[rows]) - mean).sum(dtype=np.float64))
+    scale = np.sqrt(sq / (n * n_features))  # not X.size: that is nnz if sparse
+    if not np.isfinite(scale):
+        raise ValueError(
+            "Input contains values too large to be centred and scaled in "
+            "float64; rescale X first (e.g. with StandardScaler)."
+        )
+    return mean, (scale if scale > 0 else 1.0)
+
+
+def _value_range(X):
+    lo, hi = np.inf, -np.inf
+    for rows in _row_chunks(X.shape[0]):
+        chunk = X[rows]
+        if sp.issparse(chunk):
+            values = chunk.data
+            if chunk.nnz < chunk.shape[0] * chunk.shape[1]:
+                lo, hi = min(lo, 0.0), max(hi, 0.0)
+        else:
+            values = np.asarray(chunk)
+        if values.size:
+            lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+    return lo, hi
+
+
+class AutoencoderTransformer(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Dimensionality reduction with a PyTorch autoencoder trained by skorch.
+
+    A drop-in replacement for :class:`~sklearn.decomposition.PCA`:
+    ``transform`` maps the data to the ``n_components``-dimensional code of an
+    autoencoder, ``inverse_transform`` decodes codes back to the input space,
+    and ``score`` / ``score_samples`` measure the reconstruction error.
+
+    With ``loss="mse"`` the data are centred per feature and divided by one
+    global scale before training (as PCA centres, and without changing the
+    relative weight of the features); ``inverse_transform`` undoes it. With
+    ``loss="bce"`` the data must lie in [0, 1] and are used as they are.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Dimension of the code, i.e. of the output of ``transform``.
+
+    hidden_layer_sizes : tuple of int, default=(256,)
+        Widths of the encoder's hidden layers, from the input inwards; the
+        decoder mirrors them. ``()`` is the single-layer autoencoder
+        ``n_features -> n_components -> n_features``; ``(128, 64)`` with
+        ``n_components=32`` is the Keras article's deep model.
+
+    activation : {"relu", "leaky_relu", "elu", "selu", "gelu", "silu", \
+            "tanh", "logistic", "identity"}, default="relu"
+        Activation of the hidden layers.
+
+    code_activation : str, default="identity"
+        Activation of the code layer, one of the ``activation`` options. The
+        default keeps the code linear, like PCA's scores; the Keras article
+        uses ``"relu"``.
+
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss. ``"bce"`` is the per-feature binary cross-entropy
+        for data in [0, 1] (the article's loss on pixel intensities), computed
+        from logits with the output sigmoid fused in for numerical stability.
+
+    optimizer : str or torch.optim.Optimizer subclass, default="adam"
+        One of "adam", "adamw", "sgd", "rmsprop", "adadelta", "adagrad",
+        "nadam", "radam", or an optimizer class. Note that Adadelta is
+        usually run with ``learning_rate=1.0``.
+
+    learning_rate : float, default=1e-3
+        Step size passed to the optimizer as ``lr``.
+
+    weight_decay : float, default=0.0
+        L2 penalty passed to the optimizer.
+
+    batch_size : int, default=64
+        Samples per optimisation step.
+
+    max_iter : int, default=50
+        Maximum number of epochs (passes over the training data). Training
+        stops earlier when the monitored loss stops improving (see ``tol``).
+        Reaching ``max_iter`` is the normal end of a fit and does not warn.
+
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the data and stop when
+        the validation loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs; the weights of the best epoch are kept.
+        When False, training stops the same way on the training loss, as in
+        :class:`~sklearn.neural_network.MLPRegressor`.
+
+    validation_fraction : float, default=0.1
+        Share of the data held out when ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
+
+    tol : float, default=1e-4
+        Smallest decrease of the monitored loss that counts as improvement.
+
+    device : str, default="cpu"
+        Torch device to train and transform on, e.g. "cpu", "cuda", "cuda:1",
+        or "auto" (CUDA when available). Data move to it one batch at a time.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.
+        An int gives identical results on every fit (on CPU). The global
+        torch and numpy random states are left untouched.
+
+    verbose : int, default=0
+        0 is silent; 1 prints one line per epoch (training loss, validation
+        loss, duration) through skorch's ``PrintLog``.
+
+    callbacks : list of skorch callbacks or None, default=None
+        Extra callbacks for the skorch net (e.g. ``skorch.callbacks.
+        LRScheduler``, ``ProgressBar``, ``Checkpoint``).
+
+    Attributes
+    ----------
+    n_components_ : int
+        Dimension of the code.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit. Defined only when X has feature
+        names that are all strings.
+
+    mean_ : ndarray of shape (n_features_in_,) or None
+        Per-feature mean subtracted before training (None with ``loss="bce"``).
+
+    scale_ : float
+        Global scale the centred data are divided by (1.0 with ``loss="bce"``).
+
+    n_iter_ : int
+        Number of epochs run.
+
+    loss_curve_ : list of float
+        Training loss after each epoch, in the units the module is trained in
+        (the scaled data for ``loss="mse"``).
+
+    validation_loss_curve_ : list of float or None
+        Validation loss after each epoch when ``early_stopping=True``.
+
+    module_ : torch.nn.Module
+        The trained autoencoder; it has ``encode`` and ``decode`` methods.
+
+    net_ : skorch.NeuralNet
+        The skorch net that trained ``module_``; its ``history`` holds every
+        epoch's and batch's record.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : Linear dimensionality reduction.
+    sklearn.neural_network.MLPRegressor : A multi-layer perceptron.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_ae import AutoencoderTransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = AutoencoderTransformer(n_components=8, max_iter=5, random_state=0)
+    >>> Z = ae.fit_transform(X)
+    >>> Z.shape
+    (1797, 8)
+    >>> ae.inverse_transform(Z).shape
+    (1797, 64)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [tuple, list],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "code_activation": [StrOptions(set(ACTIVATIONS))],
+        "loss": [StrOptions(set(LOSSES))],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(256,),
+        activation="relu",
+        code_activation="identity",
+        loss="mse",
+        optimizer="adam",
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        batch_size=64,
+        max_iter=50,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse input is densified one batch at a time.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        saved = dict(self.__dict__)
+        try:
+            self._fit(X)
+        except TrainingDiverged as exc:
+            self._forget_fit()
+            raise ValueError(
+                f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
+                f"smaller learning_rate (it is {self.learning_rate}), scale the "
+                "input (e.g. with StandardScaler), or another optimizer."
+            ) from None
+        except BaseException:
+            # Bad input or an interrupted fit leaves the previous fit intact.
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit to X, then return its codes.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The codes of X, of X's floating dtype.
+        """
+        return self.fit(X).transform(X)
+
+    def _forget_fit(self):
+        fitted = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
+        for name in fitted:
+            delattr(self, name)
+
+    def _check_hidden_layer_sizes(self):
+        sizes = tuple(self.hidden_layer_sizes)
+        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+            raise ValueError(
+                "The 'hidden_layer_sizes' parameter of AutoencoderTransformer must "
+                f"be a tuple of positive ints. Got {self.hidden_layer_sizes!r} instead."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _resolve_device(self):
+        device = str(self.device)
+        if device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            torch.device(device)
+        except RuntimeError:
+            raise ValueError(
+                "The 'device' parameter of AutoencoderTransformer must be 'auto' "
+                "or a torch device string such as 'cpu' or 'cuda'. "
+                f"Got {device!r} instead."
+            ) from None
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available; "
+                "use device='cpu' or device='auto'."
+            )
+        return device
+
+    def _module_spec(self, n_features):
+        """The module class and its constructor arguments."""
+        return MLPAutoencoder, {
+            "n_features": n_features,
+            "n_components": self.n_components,
+            "hidden_layer_sizes": self._check_hidden_layer_sizes(),
+            "activation": self.activation,
+            "code_activation": self.code_activation,
+        }
+
+    def _callbacks(self):
+        sink = print if self.verbose else _noop
+        monitor = "valid_loss" if self.early_stopping else "train_loss"
+        stopper = EarlyStopping(
+            monitor=monitor,
+            patience=self.n_iter_no_change,
+            threshold=self.tol,
+            threshold_mode="abs",
+            load_best=self.early_stopping,
+            sink=sink,
+        )
+        return [("early_stopping", stopper), *(self.callbacks or [])]
+
+    def _split(self, n_samples, seed):
+        if not self.early_stopping:
+            return None, None
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        if n_samples - n_valid < 1:
+            raise ValueError(
+                f"With n_samples={n_samples} and validation_fraction="
+                f"{self.validation_fraction}, no sample is left for training; "
+                "use more data, a smaller validation_fraction, or "
+                "early_stopping=False."
+            )
+        order = np.random.default_rng(seed).permutation(n_samples)
+        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+    def _fit(self, X):
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        module_cls, module_kwargs = self._module_spec(X.shape[1])
+        device = self._resolve_device()
+        if self.loss == "bce":
+            lo, hi = _value_range(X)
+            if lo < 0 or hi > 1:
+                raise ValueError(
+                    "loss='bce' needs X in [0, 1]; got values in "
+                    f"[{lo:.4g}, {hi:.4g}]. Rescale X (e.g. with MinMaxScaler) "
+                    "or use loss='mse'."
+                )
+            mean, scale = None, 1.0
+        else:
+            mean, scale = _centre_and_scale(X)
+        scaler = InputScaler(mean, scale, device)
+
+        seed = _seed_from(self.random_state)
+        train_idx, valid_idx = self._split(X.shape[0], seed)
+        optimizer = self.optimizer
+        if isinstance(optimizer, str):
+            optimizer = OPTIMIZERS[optimizer]
+
+        net = AutoencoderNet(
+            module=module_cls,
+            **{f"module__{k}": v for k, v in module_kwargs.items()},
+            criterion=LOSSES[self.loss],
+            optimizer=optimizer,
+            lr=self.learning_rate,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=self.max_iter,
+            batch_size=self.batch_size,
+            train_split=(
+                None
+                if valid_idx is None
+                else predefined_split(RowDataset(X, valid_idx))
+            ),
+            callbacks=self._callbacks(),
+            device=device,
+            verbose=self.verbose,
+            to_tensor=scaler,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+        # Seed the global torch RNG (module initialisation, and any randomness
+        # in a user's module) inside a fork, so the caller's state is restored.
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            net.fit(RowDataset(X, train_idx))
+
+        history = net.history
+        self.n_components_ = self.n_components
+        self.mean_ = mean
+        self.scale_ = scale
+        self.net_ = net
+        self.module_ = net.module_
+        self.module_.eval()
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
+        self.validation_loss_curve_ = (
+            [float(v) for v in history[:, "valid_loss"]]
+            if self.early_stopping
+            else None
+        )
+        return self
+
+    # ------------------------------------------------------------ transform
+
+    @property
+    def _scaler(self):
+        return self.net_.to_tensor
+
+    def _inference_module(self, dtype):
+        """The module in eval mode, and the torch dtype to run it in.
+
+        float64 input is encoded in float64 on the CPU (with a float64 copy of
+        the float32 weights), so a sample's code does not depend on which other
+        samples share its batch; float32 input, and any input on a GPU, run
+        the float32 module itself.
+        """
+        module = self.module_.eval()
+        if dtype == np.float64 and torch.device(self._scaler.device).type == "cpu":
+            return copy.deepcopy(module).to(torch.float64), torch.float64
+        return module, torch.float32
+
+    def _decode(self, module, z):
+        """Code tensor -> reconstruction tensor in module space (after sigmoid)."""
+        x_hat = module.decode(z)
+        return torch.sigmoid(x_hat) if self.loss == "bce" else x_hat
+
+    def transform(self, X):
+        """Encode X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to encode.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The codes, of X's floating dtype (float64 for integer input).
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+        module, compute = self._inference_module(X.dtype)
+        out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
+        with torch.inference_mode():
+            for rows in _row_chunks(X.shape[0]):
+                z = module.encode(self._scaler(_dense(X[rows]), compute))
+                out[rows] = z.cpu().numpy()
+        return out
+
+    def inverse_transform(self, X):
+        """Decode codes back to the input space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, e.g. from ``transform``.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            The reconstructions, of X's floating dtype.
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32])
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but {self.__class__.__name__} is "
+                f"expecting {self.n_components_} features as input."
+            )
+        module, compute = self._inference_module(Z.dtype)
+        out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
+        with torch.inference_mode():
+            for rows in _row_chunks(Z.shape[0]):
+                z = as_tensor(Z[rows]).to(self._scaler.device, compute)
+                out[rows] = self._scaler.inverse(self._decode(module, z), Z.dtype)
+        return out
+
+    def _reconstruction_errors(self, X):
+        """Per-sample mean squared reconstruction error, in the input's units."""
+        module, compute = self._inference_module(X.dtype)
+        errors = np.empty(X.shape[0])
+        with torch.inference_mode():
+            for rows in _row_chunks(X.shape[0]):
+                chunk = _dense(X[rows])
+                z = module.encode(self._scaler(chunk, compute))
+                x_hat = self._scaler.inverse(self._decode(module, z), np.float64)
+                errors[rows] = np.square(chunk - x_hat).mean(axis=1)
+        return errors
+
+    def score_samples(self, X):
+        """Negative mean squared reconstruction error of each sample.
+
+        Higher is more typical of the training data; low values flag samples
+        the autoencoder cannot reconstruct, which makes this an anomaly score.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``-mean((x - inverse_transform(transform(x))) ** 2)`` per sample.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+        return -self._reconstruction_errors(X)
+
+    def score(self, X, y=None):
+        """Negative mean squared reconstruction error over all of X.
+
+        Higher is better, so model selection (``GridSearchCV``,
+        ``cross_val_score``) works with no ``y`` and no ``scoring``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            The mean of :meth:`score_samples`.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
