@@ -26,6 +26,7 @@ from ._net import (
     RowDataset,
     TrainingDiverged,
     as_tensor,
+    fused_optimizer_kwargs,
 )
 
 __all__ = ["AutoencoderTransformer"]
@@ -462,9 +463,10 @@ class AutoencoderTransformer(
 
         seed = _seed_from(self.random_state)
         train_idx, valid_idx = self._split(X.shape[0], seed)
-        optimizer = self.optimizer
+        optimizer, optimizer_kwargs = self.optimizer, {}
         if isinstance(optimizer, str):
             optimizer = OPTIMIZERS[optimizer]
+            optimizer_kwargs = fused_optimizer_kwargs(optimizer, device)
 
         net = AutoencoderNet(
             module=module_cls,
@@ -473,6 +475,7 @@ class AutoencoderTransformer(
             optimizer=optimizer,
             lr=self.learning_rate,
             optimizer__weight_decay=self.weight_decay,
+            **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
             max_epochs=self.max_iter,
             batch_size=self.batch_size,
             train_split=(

@@ -9,7 +9,17 @@ wraps data in a ``Dataset`` that is indexed one sample at a time and collated
 by a ``DataLoader``. Here a batch is cut out of the 2-D array in one indexing
 operation (dense, memory-mapped or sparse CSR; a sparse batch is densified on
 its own), converted to a float32 tensor, scaled and moved to the device.
+
+Dense in-memory data of at most ``TENSOR_CACHE_BYTES`` (as float32) skip even
+that: they are converted, scaled and moved to the device once per fit, and a
+batch is one ``index_select`` from that tensor. Per batch, converting and
+gathering rows from numpy cost about as much as the 784-32-784 model's forward
+pass (``aten::index`` alone 120-200 us for 256 x 784 floats, ``index_select``
+20 us); see the README's Performance section. Memory maps, sparse matrices
+and larger arrays keep the streaming path, so they are never copied whole.
 """
+
+import mmap
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,12 +28,27 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 __all__ = [
+    "TENSOR_CACHE_BYTES",
     "AutoencoderNet",
     "InputScaler",
     "RowDataset",
     "TrainingDiverged",
     "as_tensor",
+    "fused_optimizer_kwargs",
 ]
+
+# Largest training set (as float32 on the device) that is turned into one
+# tensor per fit; 256 MiB is about 85,000 MNIST digits.
+TENSOR_CACHE_BYTES = 256 * 2**20
+
+
+def is_memory_mapped(X):
+    """Whether the ndarray X (or an array it is a view of) lives in a memory map."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
 
 
 class TrainingDiverged(ValueError):
@@ -67,38 +92,66 @@ class RowDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         return self.rows(np.array([i]))[0]
 
+    def is_small_dense(self):
+        """Whether the rows are an in-memory ndarray small enough to cache whole."""
+        X = self.X
+        if sp.issparse(X) or not isinstance(X, np.ndarray) or is_memory_mapped(X):
+            return False
+        return len(self) * X.shape[1] * 4 <= TENSOR_CACHE_BYTES
+
+    def to_tensor(self, to_tensor, chunk_rows=4096):
+        """All rows as one tensor made by ``to_tensor``, converted in chunks."""
+        n = len(self)
+        out = None
+        for start in range(0, n, chunk_rows):
+            t = to_tensor(self.rows(np.arange(start, min(start + chunk_rows, n))))
+            if out is None:
+                out = torch.empty((n, *t.shape[1:]), dtype=t.dtype, device=t.device)
+            out[start : start + len(t)] = t
+        return out
+
 
 class BatchIterator:
     """Yields ``(X_batch, X_batch)`` tensors over a :class:`RowDataset`.
 
     Re-iterable: each pass draws a fresh order from ``generator`` when
     ``shuffle`` is true, so every epoch sees the data in a new order and the
-    sequence of orders is fixed by the generator's seed.
+    sequence of orders is fixed by the generator's seed. With ``tensor`` (the
+    whole dataset, already converted) batches are gathered from it; the
+    batches are the same as without it.
     """
 
-    def __init__(self, dataset, batch_size, shuffle, generator, to_tensor):
+    def __init__(self, dataset, batch_size, shuffle, generator, to_tensor, tensor=None):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
         self.to_tensor = to_tensor
+        self.tensor = tensor
 
     def __len__(self):
         return -(-len(self.dataset) // self.batch_size)
 
     def __iter__(self):
         n = len(self.dataset)
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).numpy()
-        else:
-            order = np.arange(n)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        tensor = self.tensor
         for start in range(0, n, self.batch_size):
-            positions = order[start : start + self.batch_size]
-            if self.shuffle:
-                # Sorted positions read memory (and memory maps) in order; the
-                # batch is a set for the loss, so the order inside it is free.
-                positions = np.sort(positions)
-            xb = self.to_tensor(self.dataset.rows(positions))
+            stop = min(start + self.batch_size, n)
+            if order is None:
+                if tensor is not None:
+                    xb = tensor[start:stop]
+                else:
+                    xb = self.to_tensor(self.dataset.rows(np.arange(start, stop)))
+                yield xb, xb
+                continue
+            # Sorted positions read memory (and memory maps) in order; the
+            # batch is a set for the loss, so the order inside it is free.
+            positions = order[start:stop].sort().values
+            if tensor is not None:
+                xb = tensor.index_select(0, positions.to(tensor.device))
+            else:
+                xb = self.to_tensor(self.dataset.rows(positions.numpy()))
             yield xb, xb
 
 
@@ -137,6 +190,28 @@ class AutoencoderNet(NeuralNet):
         super().__init__(*args, **kwargs)
         self.to_tensor = to_tensor
         self.generator = generator
+        self._tensors = {}
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        # The cached tensors live for one call only: a fitted net (kept and
+        # pickled by the estimator) holds no copy of the training data.
+        try:
+            return super().partial_fit(X, y, classes, **fit_params)
+        finally:
+            self._tensors.clear()
+
+    def dataset_tensor(self, dataset):
+        """``dataset`` as one device tensor if it is small and dense, else None.
+
+        Built on first use in a fit (training set and validation set each),
+        dropped when the fit ends.
+        """
+        if not (isinstance(dataset, RowDataset) and dataset.is_small_dense()):
+            return None
+        key = id(dataset)
+        if key not in self._tensors:
+            self._tensors[key] = (dataset, dataset.to_tensor(self.to_tensor))
+        return self._tensors[key][1]
 
     def get_default_callbacks(self):
         return [*super().get_default_callbacks(), ("divergence", _DivergenceCheck())]
@@ -148,11 +223,34 @@ class AutoencoderNet(NeuralNet):
             shuffle=training,
             generator=self.generator,
             to_tensor=self.to_tensor,
+            tensor=self.dataset_tensor(dataset),
         )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         x_hat, _ = y_pred
         return self.criterion_(x_hat, y_true)
+
+
+def fused_optimizer_kwargs(optimizer, device):
+    """``{"fused": True}`` where torch has a fused kernel for ``optimizer`` on
+    ``device`` (Adam, AdamW, SGD, Adagrad on CPU since torch 2.4), else ``{}``.
+
+    One fused kernel per step replaces a Python loop over the parameters and
+    several kernels per parameter; results are deterministic either way.
+    """
+    if optimizer not in (
+        torch.optim.Adam,
+        torch.optim.AdamW,
+        torch.optim.SGD,
+        torch.optim.Adagrad,
+    ):
+        return {}
+    try:
+        probe = torch.zeros(1, device=device, requires_grad=True)
+        optimizer([probe], lr=0.1, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return {}
+    return {"fused": True}
 
 
 def as_tensor(X):
