@@ -177,11 +177,11 @@ class ConvAutoencoder(_Autoencoder):
     The Keras article's model: 3x3 convolutions (``filters`` of them, each
     followed by ``activation`` and 2x2 max pooling), then a linear layer to
     the code; the decoder mirrors it with a linear layer, 3x3 convolutions and
-    2x2 nearest-neighbour upsampling, ending in a 3x3 convolution back to the
-    input's channels. Images are zero-padded (centred) to a multiple of
-    ``2 ** len(filters)`` in height and width so any size pools evenly, and the
-    reconstruction is cropped back: MNIST's 28x28 is padded to 32x32 and pooled
-    to the article's 4x4x8 = 128 values before the bottleneck.
+    nearest-neighbour upsampling, ending in a 3x3 convolution back to the
+    input's channels. Pooling rounds odd sizes up (Keras' ``"same"``
+    padding) and upsampling returns to the exact size of each level, so any
+    image size works: MNIST's 28x28 is pooled to 14, 7 and the article's
+    4x4x8 = 128 values before the bottleneck, and upsampled to 7, 14, 28.
 
     Parameters
     ----------
@@ -224,50 +224,42 @@ class ConvAutoencoder(_Autoencoder):
     ):
         super().__init__()
         _check_code_activation(code_activation, variational)
-        channels, height, width = (int(s) for s in input_shape)
-        if channels * height * width != n_features or not filters:
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != 3 or math.prod(shape) != n_features or not filters:
             raise ValueError(
-                f"input_shape {tuple(input_shape)} does not hold n_features="
-                f"{n_features} values, or filters={filters!r} is empty."
+                f"input_shape {tuple(input_shape)} is not (channels, height, width) "
+                f"holding n_features={n_features} values, or filters={filters!r} "
+                "is empty."
             )
         self.n_components = n_components
         self.variational = variational
-        multiple = 2 ** len(filters)
-        pad_h = -height % multiple
-        pad_w = -width % multiple
-        # (left, right, top, bottom); the negated padding crops it back off.
-        padding = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
-        inner = (
-            filters[-1],
-            (height + pad_h) // multiple,
-            (width + pad_w) // multiple,
-        )
-        n_inner = math.prod(inner)
+        channels, *size = shape
+        sizes = [tuple(size)]  # (height, width) at each level, input first
+        for _ in filters:
+            sizes.append(tuple(-(-s // 2) for s in sizes[-1]))
+        inner = (filters[-1], *sizes[-1])
 
-        encoder = [nn.Unflatten(1, (channels, height, width)), nn.ZeroPad2d(padding)]
+        encoder = [nn.Unflatten(1, shape)]
         previous = channels
         for n_filters in filters:
             conv = nn.Conv2d(previous, n_filters, 3, padding=1)
-            encoder += [*_activated(conv, activation), nn.MaxPool2d(2)]
+            encoder += _activated(conv, activation)
+            encoder.append(nn.MaxPool2d(2, ceil_mode=True))
             previous = n_filters
-        encoder += [nn.Flatten()]
+        encoder.append(nn.Flatten())
         code = _code_width(n_components, variational)
-        encoder += _activated(nn.Linear(n_inner, code), code_activation)
+        encoder += _activated(nn.Linear(math.prod(inner), code), code_activation)
         self.encoder = nn.Sequential(*encoder)
 
-        decoder = [
-            *_activated(nn.Linear(n_components, n_inner), activation),
-            nn.Unflatten(1, inner),
-        ]
-        for n_filters in filters[::-1]:
+        decoder = _activated(nn.Linear(n_components, math.prod(inner)), activation)
+        decoder.append(nn.Unflatten(1, inner))
+        for n_filters, size in zip(filters[::-1], sizes[-2::-1], strict=True):
             conv = nn.Conv2d(previous, n_filters, 3, padding=1)
-            decoder += [*_activated(conv, activation), nn.Upsample(scale_factor=2)]
+            decoder += _activated(conv, activation)
+            decoder.append(nn.Upsample(size=size))
             previous = n_filters
-        decoder += [
-            _init_layer(nn.Conv2d(previous, channels, 3, padding=1), "identity"),
-            nn.ZeroPad2d(tuple(-p for p in padding)),
-            nn.Flatten(),
-        ]
+        output = nn.Conv2d(previous, channels, 3, padding=1)
+        decoder += [_init_layer(output, "identity"), nn.Flatten()]
         self.decoder = nn.Sequential(*decoder)
 
 
