@@ -692,7 +692,6 @@ class AutoencoderTransformer(
             self._check_custom_module(arch)
         used = _MODULE_PARAMETERS[arch] if builtin else ()
         self._check_unused_parameters(used)
-        self._check_training_options()
         input_shape = self._check_input_shape(n_features)
 
         kwargs = {"n_features": n_features, "n_components": self.n_components}
@@ -766,6 +765,7 @@ class AutoencoderTransformer(
 
     def _fit(self, X):
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        self._check_training_options()
         module_cls, module_kwargs = self._module_spec(X.shape[1])
         device = self._resolve_device()
         if self.loss == "bce":
