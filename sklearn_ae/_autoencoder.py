@@ -1,6 +1,8 @@
 """The scikit-learn face: :class:`AutoencoderTransformer`."""
 
 import copy
+import inspect
+import math
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -19,9 +21,15 @@ from skorch.helper import predefined_split
 from torch import nn
 
 from ._compat import Interval, StrOptions, _fit_context, validate_data
-from ._modules import ACTIVATIONS, MLPAutoencoder
+from ._modules import (
+    ACTIVATIONS,
+    ConvAutoencoder,
+    LSTMAutoencoder,
+    MLPAutoencoder,
+)
 from ._net import (
     AutoencoderNet,
+    Corruption,
     InputScaler,
     RowDataset,
     TrainingDiverged,
@@ -43,6 +51,27 @@ OPTIMIZERS = {
 }
 
 LOSSES = {"mse": nn.MSELoss, "bce": nn.BCEWithLogitsLoss}
+
+ARCHITECTURES = {
+    "mlp": MLPAutoencoder,
+    "conv": ConvAutoencoder,
+    "lstm": LSTMAutoencoder,
+}
+
+# The estimator's parameters that each built-in architecture is built from.
+# Set away from its default for an architecture that does not use it, one of
+# them is an error (a custom module gets none of them: it has module_params).
+_MODULE_PARAMETERS = {
+    "mlp": ("hidden_layer_sizes", "activation", "code_activation"),
+    "conv": ("activation", "code_activation"),
+    "lstm": ("code_activation",),
+}
+
+# What input_shape must look like for the architectures that read it.
+_INPUT_SHAPES = {
+    "conv": (3, "(channels, height, width), e.g. (1, 28, 28)"),
+    "lstm": (2, "(timesteps, n_channels), e.g. (50, 3)"),
+}
 
 # Rows per forward pass in transform, inverse_transform and scoring: large
 # enough to keep the matrix multiplies efficient, small enough to bound memory
@@ -127,30 +156,104 @@ class AutoencoderTransformer(
     relative weight of the features); ``inverse_transform`` undoes it. With
     ``loss="bce"`` the data must lie in [0, 1] and are used as they are.
 
+    Every model of the Keras autoencoder article is a configuration: the
+    single-layer, deep, sparse (``sparsity``), convolutional
+    (``architecture="conv"``), denoising (``noise``), sequence-to-sequence
+    (``architecture="lstm"``) and variational (``variational=True``)
+    autoencoders. X is always 2-D, ``(n_samples, n_features)``; images and
+    sequences are flat rows that the module reshapes with ``input_shape``.
+
     Parameters
     ----------
     n_components : int, default=2
         Dimension of the code, i.e. of the output of ``transform``.
 
+    architecture : {"mlp", "conv", "lstm"} or torch.nn.Module subclass, \
+            default="mlp"
+        The network. ``"mlp"``: fully connected layers
+        (:class:`~sklearn_ae.MLPAutoencoder`, shaped by
+        ``hidden_layer_sizes``). ``"conv"``: the article's convolutional model
+        for images (:class:`~sklearn_ae.ConvAutoencoder`: 3x3 convolutions
+        with 16, 8 and 8 filters, 2x2 pooling, a linear bottleneck, and the
+        mirror image with upsampling); needs ``input_shape=(channels, height,
+        width)``. ``"lstm"``: the article's sequence-to-sequence model
+        (:class:`~sklearn_ae.LSTMAutoencoder`); needs ``input_shape=
+        (timesteps, n_channels)``. A class is a user's module, built as
+        described in the Notes.
+
     hidden_layer_sizes : tuple of int, default=(256,)
         Widths of the encoder's hidden layers, from the input inwards; the
         decoder mirrors them. ``()`` is the single-layer autoencoder
         ``n_features -> n_components -> n_features``; ``(128, 64)`` with
-        ``n_components=32`` is the Keras article's deep model.
+        ``n_components=32`` is the Keras article's deep model. Used by
+        ``architecture="mlp"`` only; for another architecture it must keep
+        its default.
 
     activation : {"relu", "leaky_relu", "elu", "selu", "gelu", "silu", \
             "tanh", "logistic", "identity"}, default="relu"
-        Activation of the hidden layers.
+        Activation of the hidden layers (``"mlp"``) or of the convolutions
+        (``"conv"``). An LSTM or a custom module does not use it, so it must
+        keep its default there.
 
     code_activation : str, default="identity"
         Activation of the code layer, one of the ``activation`` options. The
         default keeps the code linear, like PCA's scores; the Keras article
-        uses ``"relu"``.
+        uses ``"relu"``. Must be ``"identity"`` when ``variational=True`` and
+        for a custom module.
+
+    input_shape : tuple of int or None, default=None
+        The shape of one sample: ``(channels, height, width)`` for
+        ``architecture="conv"``, ``(timesteps, n_channels)`` for ``"lstm"``,
+        any shape a custom module understands. Its product must equal the
+        number of features of X, whose rows hold the samples flattened in C
+        order (``images.reshape(len(images), -1)``). Not used by ``"mlp"``.
+
+    module_params : dict or None, default=None
+        Extra keyword arguments for the module's constructor, e.g.
+        ``{"filters": (32, 32)}`` for ``"conv"`` or ``{"hidden_size": 32}``
+        for ``"lstm"``, or a custom module's own arguments. A dict, so
+        ``GridSearchCV`` can vary it. Keys the estimator sets itself (such as
+        ``n_components``) are refused.
 
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss. ``"bce"`` is the per-feature binary cross-entropy
         for data in [0, 1] (the article's loss on pixel intensities), computed
         from logits with the output sigmoid fused in for numerical stability.
+
+    sparsity : float, default=0.0
+        Weight of an L1 penalty on the code, added to the training loss only
+        (so ``loss_curve_`` includes it and the validation loss does not). As
+        in the article's original: ``sparsity * sum over code units of the
+        batch mean of |z|``. The article uses ``1e-4`` with
+        ``code_activation="relu"``. Cannot be combined with ``variational``.
+
+    noise : float, default=0.0
+        Corruption of the training inputs for a denoising autoencoder; the
+        target stays the clean input, and each batch gets fresh corruption.
+        Validation data, ``transform`` and scoring are never corrupted, so
+        ``inverse_transform(transform(X_noisy))`` denoises X_noisy. For
+        ``noise_type="gaussian"``, the standard deviation in X's units; for
+        ``"mask"``, the fraction of inputs zeroed, in [0, 1).
+
+    noise_type : {"gaussian", "mask"}, default="gaussian"
+        ``"gaussian"`` adds ``N(0, noise^2)`` to every input, then clips to
+        [0, 1] when ``loss="bce"`` (the article's noisy digits); ``"mask"``
+        sets each input to 0 with probability ``noise``. Only with
+        ``noise > 0``.
+
+    variational : bool, default=False
+        Whether to train a variational autoencoder (VAE): the encoder outputs
+        the mean and log-variance of a Gaussian code, training decodes a
+        sample of it, and the loss is the reconstruction loss plus ``beta``
+        times the KL divergence to the prior N(0, I), divided by
+        ``n_features`` (the reconstruction loss is a per-feature mean; with
+        ``loss="bce"`` and ``beta=1`` the loss is the negative ELBO per
+        feature). ``transform`` returns the posterior mean, so it is
+        deterministic; :meth:`sample` generates new data.
+
+    beta : float, default=1.0
+        Weight of the KL term of a VAE (a beta-VAE when not 1). Only with
+        ``variational=True``.
 
     optimizer : str or torch.optim.Optimizer subclass, default="adam"
         One of "adam", "adamw", "sgd", "rmsprop", "adadelta", "adagrad",
@@ -233,7 +336,8 @@ class AutoencoderTransformer(
         Validation loss after each epoch when ``early_stopping=True``.
 
     module_ : torch.nn.Module
-        The trained autoencoder; it has ``encode`` and ``decode`` methods.
+        The trained autoencoder; it has ``encode`` and ``decode`` methods
+        (and ``encode_distribution`` when variational).
 
     net_ : skorch.NeuralNet
         The skorch net that trained ``module_``; its ``history`` holds every
@@ -243,6 +347,39 @@ class AutoencoderTransformer(
     --------
     sklearn.decomposition.PCA : Linear dimensionality reduction.
     sklearn.neural_network.MLPRegressor : A multi-layer perceptron.
+    MLPAutoencoder, ConvAutoencoder, LSTMAutoencoder : The built-in modules.
+
+    Notes
+    -----
+    **The module protocol.** ``architecture`` may be any
+    :class:`torch.nn.Module` subclass with these methods, on float tensors:
+
+    - ``encode(x)``: ``x`` of shape ``(batch, n_features)`` (rows of X after
+      the estimator's scaling, see above) to the code, ``(batch,
+      n_components)``;
+    - ``decode(z)``: codes to ``(batch, n_features)``: the reconstruction
+      with ``loss="mse"``, logits (before the sigmoid) with ``loss="bce"``;
+    - for ``variational=True`` only, ``encode_distribution(x)`` returning
+      ``(mean, log_var)``, each ``(batch, n_components)``; ``encode(x)``
+      must then return ``mean``.
+
+    ``forward`` is not used. The estimator builds the module in ``fit`` as
+    ``architecture(n_features=..., n_components=..., input_shape=...,
+    **module_params)``, where ``input_shape`` is the estimator's parameter as
+    a tuple, or ``(n_features,)`` when it is None; a module that needs
+    ``input_shape`` reshapes the flat rows itself. Weights are initialised by
+    the constructor, under the seed drawn from ``random_state``. A custom
+    module does not receive ``hidden_layer_sizes``, ``activation`` or
+    ``code_activation`` (they must keep their defaults): its settings go in
+    ``module_params``.
+
+    **The article's models.** Single layer: ``hidden_layer_sizes=()``;
+    sparse: add ``sparsity=1e-4, code_activation="relu"``; deep:
+    ``hidden_layer_sizes=(128, 64)``; convolutional: ``architecture="conv",
+    input_shape=(1, 28, 28)``; denoising: the same with ``noise=0.5``;
+    sequence-to-sequence: ``architecture="lstm", input_shape=(timesteps,
+    n_channels)``; variational: ``variational=True, n_components=2``. The
+    article trains with ``loss="bce"``.
 
     Examples
     --------
@@ -255,14 +392,30 @@ class AutoencoderTransformer(
     (1797, 8)
     >>> ae.inverse_transform(Z).shape
     (1797, 64)
+
+    The article's convolutional model on the same digits, as 8x8 images:
+
+    >>> conv = AutoencoderTransformer(
+    ...     8, architecture="conv", input_shape=(1, 8, 8), max_iter=2, random_state=0
+    ... )
+    >>> conv.fit_transform(X).shape
+    (1797, 8)
     """
 
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
+        "architecture": [StrOptions(set(ARCHITECTURES)), type],
         "hidden_layer_sizes": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "code_activation": [StrOptions(set(ACTIVATIONS))],
+        "input_shape": [tuple, list, None],
+        "module_params": [dict, None],
         "loss": [StrOptions(set(LOSSES))],
+        "sparsity": [Interval(Real, 0, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "noise_type": [StrOptions({"gaussian", "mask"})],
+        "variational": ["boolean"],
+        "beta": [Interval(Real, 0, None, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -282,10 +435,18 @@ class AutoencoderTransformer(
         self,
         n_components=2,
         *,
+        architecture="mlp",
         hidden_layer_sizes=(256,),
         activation="relu",
         code_activation="identity",
+        input_shape=None,
+        module_params=None,
         loss="mse",
+        sparsity=0.0,
+        noise=0.0,
+        noise_type="gaussian",
+        variational=False,
+        beta=1.0,
         optimizer="adam",
         learning_rate=1e-3,
         weight_decay=0.0,
@@ -301,10 +462,18 @@ class AutoencoderTransformer(
         callbacks=None,
     ):
         self.n_components = n_components
+        self.architecture = architecture
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.code_activation = code_activation
+        self.input_shape = input_shape
+        self.module_params = module_params
         self.loss = loss
+        self.sparsity = sparsity
+        self.noise = noise
+        self.noise_type = noise_type
+        self.variational = variational
+        self.beta = beta
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -407,15 +576,166 @@ class AutoencoderTransformer(
             )
         return device
 
+    def _check_unused_parameters(self, used):
+        """A module parameter the architecture does not use must keep its default."""
+        defaults = inspect.signature(type(self).__init__).parameters
+        for name in _MODULE_PARAMETERS["mlp"]:
+            value = getattr(self, name)
+            if name in used or value == defaults[name].default:
+                continue
+            if isinstance(value, list) and tuple(value) == defaults[name].default:
+                continue
+            users = [a for a, names in _MODULE_PARAMETERS.items() if name in names]
+            raise ValueError(
+                f"{name}={value!r} does not apply to architecture="
+                f"{self._architecture_name()}: only {users} use it. Leave it at its "
+                f"default ({defaults[name].default!r}) and pass the module's own "
+                "settings in module_params."
+            )
+
+    def _architecture_name(self):
+        arch = self.architecture
+        return repr(arch) if isinstance(arch, str) else arch.__name__
+
+    def _check_input_shape(self, n_features):
+        """``input_shape`` as a tuple of ints, checked against X and architecture."""
+        arch, shape = self.architecture, self.input_shape
+        if arch == "mlp":
+            if shape is not None:
+                raise ValueError(
+                    f"input_shape={shape!r} does not apply to architecture='mlp', "
+                    "which reads flat rows; use architecture='conv' for images, "
+                    "'lstm' for sequences, or leave input_shape=None."
+                )
+            return None
+        n_dims, example = _INPUT_SHAPES.get(arch, (None, None))
+        if shape is None:
+            if n_dims is not None:
+                raise ValueError(
+                    f"architecture={arch!r} needs input_shape={example}, the shape "
+                    "of one sample."
+                )
+            return (n_features,)
+        if not all(isinstance(s, Integral) and s > 0 for s in shape):
+            raise ValueError(
+                f"input_shape must be a tuple of positive ints; got {shape!r}."
+            )
+        shape = tuple(int(s) for s in shape)
+        if n_dims is not None and len(shape) != n_dims:
+            raise ValueError(
+                f"architecture={arch!r} needs a {n_dims}-D input_shape={example}; "
+                f"got {shape}."
+            )
+        if math.prod(shape) != n_features:
+            raise ValueError(
+                f"input_shape {shape} holds {math.prod(shape)} values per sample, "
+                f"but X has {n_features} features."
+            )
+        return shape
+
+    def _check_custom_module(self, module_cls):
+        if not issubclass(module_cls, nn.Module):
+            raise ValueError(
+                "architecture must be 'mlp', 'conv', 'lstm' or a torch.nn.Module "
+                f"subclass; got the class {module_cls.__name__}."
+            )
+        methods = ["encode", "decode"]
+        if self.variational:
+            methods.append("encode_distribution")
+        missing = [m for m in methods if not callable(getattr(module_cls, m, None))]
+        if missing:
+            raise ValueError(
+                f"The module class {module_cls.__name__} has no {missing} "
+                f"method(s); a module needs {methods} (see the module protocol "
+                "in AutoencoderTransformer's Notes)."
+            )
+
+    def _check_training_options(self):
+        """Combinations of sparsity, noise and the VAE that cannot work."""
+        if self.variational:
+            if self.code_activation != "identity":
+                raise ValueError(
+                    "variational=True needs code_activation='identity': the code "
+                    "layer outputs a Gaussian mean and log-variance; got "
+                    f"code_activation={self.code_activation!r}."
+                )
+            if self.sparsity:
+                raise ValueError(
+                    "sparsity does not apply to variational=True (the KL term "
+                    f"already regularises the code); got sparsity={self.sparsity}."
+                )
+        elif self.beta != 1.0:
+            raise ValueError(
+                f"beta={self.beta} weighs a VAE's KL term and only applies with "
+                "variational=True."
+            )
+        if self.noise == 0 and self.noise_type != "gaussian":
+            raise ValueError(
+                f"noise_type={self.noise_type!r} only applies with noise > 0; "
+                "set noise to the fraction of inputs to mask."
+            )
+        if self.noise_type == "mask" and self.noise >= 1:
+            raise ValueError(
+                "With noise_type='mask', noise is the fraction of inputs zeroed "
+                f"and must be below 1; got noise={self.noise}."
+            )
+
     def _module_spec(self, n_features):
-        """The module class and its constructor arguments."""
-        return MLPAutoencoder, {
-            "n_features": n_features,
-            "n_components": self.n_components,
-            "hidden_layer_sizes": self._check_hidden_layer_sizes(),
-            "activation": self.activation,
-            "code_activation": self.code_activation,
-        }
+        """The module class and its constructor arguments: the one place they are set.
+
+        A built-in architecture gets the estimator's module parameters it uses;
+        a custom one gets ``n_features``, ``n_components`` and ``input_shape``.
+        Both also get ``module_params``.
+        """
+        arch = self.architecture
+        builtin = isinstance(arch, str)
+        if not builtin:
+            self._check_custom_module(arch)
+        used = _MODULE_PARAMETERS[arch] if builtin else ()
+        self._check_unused_parameters(used)
+        input_shape = self._check_input_shape(n_features)
+
+        kwargs = {"n_features": n_features, "n_components": self.n_components}
+        if input_shape is not None:
+            kwargs["input_shape"] = input_shape
+        if builtin:
+            module_cls = ARCHITECTURES[arch]
+            for name in used:
+                kwargs[name] = getattr(self, name)
+            if "hidden_layer_sizes" in kwargs:
+                kwargs["hidden_layer_sizes"] = self._check_hidden_layer_sizes()
+            kwargs["variational"] = self.variational
+            owned = {*kwargs, *_MODULE_PARAMETERS["mlp"], "variational"}
+        else:
+            module_cls, owned = arch, set(kwargs)
+
+        extra = dict(self.module_params or {})
+        clash = sorted(set(extra) & owned)
+        if clash:
+            raise ValueError(
+                f"module_params cannot set {clash}: the estimator sets them from "
+                "its own parameters."
+            )
+        try:
+            inspect.signature(module_cls).bind(**kwargs, **extra)
+        except TypeError as exc:
+            raise ValueError(
+                f"{module_cls.__name__} cannot be built from the arguments "
+                f"{sorted({**kwargs, **extra})}: {exc}. Check module_params (and, "
+                "for a custom module, the protocol in AutoencoderTransformer's "
+                "Notes)."
+            ) from None
+        return module_cls, {**kwargs, **extra}
+
+    def _corruption(self, mean, scale):
+        """The denoising corruption in module space, or None."""
+        if not self.noise:
+            return None
+        if self.noise_type == "mask":
+            zero = 0.0 if mean is None else torch.as_tensor(-mean / scale).float()
+            return Corruption(self.noise, "mask", zero=zero)
+        clip = (0.0, 1.0) if self.loss == "bce" else None
+        return Corruption(self.noise / scale, "gaussian", clip=clip)
 
     def _callbacks(self):
         sink = print if self.verbose else _noop
@@ -446,6 +766,7 @@ class AutoencoderTransformer(
 
     def _fit(self, X):
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        self._check_training_options()
         module_cls, module_kwargs = self._module_spec(X.shape[1])
         device = self._resolve_device()
         if self.loss == "bce":
@@ -488,6 +809,10 @@ class AutoencoderTransformer(
             verbose=self.verbose,
             to_tensor=scaler,
             generator=torch.Generator().manual_seed(seed),
+            sparsity=self.sparsity,
+            variational=self.variational,
+            beta=self.beta,
+            corrupt=self._corruption(mean, scale),
         )
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
         # Seed the global torch RNG (module initialisation, and any randomness
@@ -497,6 +822,7 @@ class AutoencoderTransformer(
             net.fit(RowDataset(X, train_idx))
 
         history = net.history
+        self._fit_dtype = X.dtype
         self.n_components_ = self.n_components
         self.mean_ = mean
         self.scale_ = scale
@@ -606,6 +932,8 @@ class AutoencoderTransformer(
 
         Higher is more typical of the training data; low values flag samples
         the autoencoder cannot reconstruct, which makes this an anomaly score.
+        For a VAE too it is this deterministic reconstruction error (of the
+        decoded posterior mean), not the ELBO or a likelihood.
 
         Parameters
         ----------
@@ -643,6 +971,43 @@ class AutoencoderTransformer(
             The mean of :meth:`score_samples`.
         """
         return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Generate new data from a variational autoencoder.
+
+        Draws codes from the prior N(0, I) and decodes them, as
+        ``inverse_transform`` does (so with ``loss="bce"`` the values are the
+        decoder's probabilities, in [0, 1]).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws from the prior; an int gives the same samples on
+            every call. The global numpy and torch random states are left
+            untouched.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            The generated samples, of the floating dtype the model was fitted
+            on.
+        """
+        check_is_fitted(self)
+        if not self.net_.variational:
+            raise ValueError(
+                "sample needs a variational autoencoder, with a prior to draw "
+                "codes from; fit with variational=True."
+            )
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(
+                f"n_samples must be a positive int; got {n_samples!r} instead."
+            )
+        rng = np.random.default_rng(_seed_from(random_state))
+        Z = rng.standard_normal((n_samples, self.n_components_))
+        return self.inverse_transform(Z.astype(self._fit_dtype))
 
     @property
     def _n_features_out(self):

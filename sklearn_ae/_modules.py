@@ -1,16 +1,28 @@
 """PyTorch autoencoder modules.
 
 A module used by :class:`~sklearn_ae.AutoencoderTransformer` is a plain
-:class:`torch.nn.Module` with two methods, ``encode(x) -> z`` and
-``decode(z) -> x_hat``. ``forward(x)`` returns ``(decode(encode(x)), z)`` so the
-training loss can see the code as well as the reconstruction. The decoder
-returns unbounded values: logits when the estimator's ``loss="bce"`` (the
-sigmoid is fused into the loss), the reconstruction itself when ``loss="mse"``.
+:class:`torch.nn.Module` with two methods on flat rows:
+
+- ``encode(x) -> z``: ``x`` of shape ``(batch, n_features)`` (the rows of X,
+  after the estimator's scaling), ``z`` of shape ``(batch, n_components)``;
+- ``decode(z) -> x_hat`` of shape ``(batch, n_features)``: unbounded values,
+  logits when the estimator's ``loss="bce"`` (the sigmoid is fused into the
+  loss), the reconstruction itself when ``loss="mse"``.
+
+A module that reads a sample as an image or a sequence reshapes the flat rows
+itself, from the ``input_shape`` it is built with. A variational module also
+has ``encode_distribution(x) -> (mean, log_var)``, the parameters of the
+Gaussian posterior q(z | x), each of shape ``(batch, n_components)``; its
+``encode`` returns the mean. The training engine calls these methods
+directly, so ``forward`` is only a convenience here: it returns
+``(decode(encode(x)), encode(x))``.
 """
 
 import math
 
 from torch import nn
+
+__all__ = ["ConvAutoencoder", "LSTMAutoencoder", "MLPAutoencoder"]
 
 ACTIVATIONS = {
     "identity": nn.Identity,
@@ -29,23 +41,34 @@ ACTIVATIONS = {
 _RECTIFIERS = {"relu", "leaky_relu", "elu", "gelu", "silu"}
 
 
-def _init_linear(layer, activation):
-    """Initialise ``layer`` for the activation that follows it, biases at zero.
+def _init_layer(layer, activation):
+    """Initialise a Linear or Conv layer for the activation that follows it.
 
     PyTorch's default (uniform with bound ``1 / sqrt(fan_in)``) shrinks the
     signal by a factor of about 3 in variance at every layer; on MNIST it
     costs a 32-unit autoencoder roughly a third of its reconstruction quality
     after a short fit. He initialisation for rectifiers and Glorot otherwise is
     what Keras does by default and what the benchmarks here were tuned with.
+    Biases start at zero.
     """
     if activation in _RECTIFIERS:
         nn.init.kaiming_uniform_(layer.weight, a=0.0, nonlinearity="relu")
     elif activation == "selu":
-        nn.init.normal_(layer.weight, std=1.0 / math.sqrt(layer.in_features))
+        fan_in = nn.init._calculate_fan_in_and_fan_out(layer.weight)[0]
+        nn.init.normal_(layer.weight, std=1.0 / math.sqrt(fan_in))
     else:
         gain = 1.0 if activation in ("identity", "logistic") else 5.0 / 3.0
         nn.init.xavier_uniform_(layer.weight, gain=gain)
     nn.init.zeros_(layer.bias)
+    return layer
+
+
+def _activated(layer, activation):
+    """``[layer, activation]`` with the layer initialised for it."""
+    _init_layer(layer, activation)
+    if activation == "identity":
+        return [layer]
+    return [layer, ACTIVATIONS[activation]()]
 
 
 def _mlp(sizes, activation, last_activation):
@@ -54,15 +77,54 @@ def _mlp(sizes, activation, last_activation):
     n_layers = len(sizes) - 1
     for i in range(n_layers):
         act = activation if i < n_layers - 1 else last_activation
-        linear = nn.Linear(sizes[i], sizes[i + 1])
-        _init_linear(linear, act)
-        layers.append(linear)
-        if act != "identity":
-            layers.append(ACTIVATIONS[act]())
+        layers += _activated(nn.Linear(sizes[i], sizes[i + 1]), act)
     return nn.Sequential(*layers)
 
 
-class MLPAutoencoder(nn.Module):
+def _code_width(n_components, variational):
+    """Width of the encoder's last layer: the code, or its mean and log-variance."""
+    return 2 * n_components if variational else n_components
+
+
+def _check_code_activation(code_activation, variational):
+    if variational and code_activation != "identity":
+        raise ValueError(
+            "A variational module's code is a Gaussian mean and log-variance; "
+            f"code_activation must be 'identity', got {code_activation!r}."
+        )
+
+
+class _Autoencoder(nn.Module):
+    """The protocol of the built-in modules over ``encoder`` and ``decoder``.
+
+    Subclasses set ``n_components``, ``variational``, ``encoder`` (flat rows to
+    the code, or to the code's mean and log-variance side by side when
+    variational) and ``decoder`` (code to flat rows).
+    """
+
+    def encode(self, x):
+        h = self.encoder(x)
+        return h[:, : self.n_components] if self.variational else h
+
+    def encode_distribution(self, x):
+        """Mean and log-variance of the posterior q(z | x) (variational only)."""
+        if not self.variational:
+            raise RuntimeError(
+                f"This {type(self).__name__} was built with variational=False; "
+                "it has no posterior distribution."
+            )
+        mean, log_var = self.encoder(x).chunk(2, dim=1)
+        return mean, log_var
+
+    def decode(self, z):
+        return self.decoder(z)
+
+    def forward(self, x):
+        z = self.encode(x)
+        return self.decode(z), z
+
+
+class MLPAutoencoder(_Autoencoder):
     """Fully connected autoencoder with a mirrored decoder.
 
     Parameters
@@ -84,6 +146,10 @@ class MLPAutoencoder(nn.Module):
     code_activation : str, default="identity"
         Activation applied to the code. ``"identity"`` keeps the code linear
         (PCA-like); the Keras article uses ``"relu"``.
+
+    variational : bool, default=False
+        Whether the encoder's last layer outputs the mean and log-variance of
+        a Gaussian code (``2 * n_components`` values) instead of the code.
     """
 
     def __init__(
@@ -93,18 +159,189 @@ class MLPAutoencoder(nn.Module):
         hidden_layer_sizes=(),
         activation="relu",
         code_activation="identity",
+        variational=False,
     ):
         super().__init__()
-        widths = [n_features, *hidden_layer_sizes, n_components]
-        self.encoder = _mlp(widths, activation, code_activation)
-        self.decoder = _mlp(widths[::-1], activation, "identity")
+        _check_code_activation(code_activation, variational)
+        self.n_components = n_components
+        self.variational = variational
+        widths = [n_features, *hidden_layer_sizes]
+        code = _code_width(n_components, variational)
+        self.encoder = _mlp([*widths, code], activation, code_activation)
+        self.decoder = _mlp([n_components, *widths[::-1]], activation, "identity")
 
-    def encode(self, x):
-        return self.encoder(x)
 
-    def decode(self, z):
-        return self.decoder(z)
+class ConvAutoencoder(_Autoencoder):
+    """Convolutional autoencoder for images, with a linear bottleneck.
+
+    The Keras article's model: 3x3 convolutions (``filters`` of them, each
+    followed by ``activation`` and 2x2 max pooling), then a linear layer to
+    the code; the decoder mirrors it with a linear layer, 3x3 convolutions and
+    nearest-neighbour upsampling, ending in a 3x3 convolution back to the
+    input's channels. Pooling rounds odd sizes up (Keras' ``"same"``
+    padding) and upsampling returns to the exact size of each level, so any
+    image size works: MNIST's 28x28 is pooled to 14, 7 and the article's
+    4x4x8 = 128 values before the bottleneck, and upsampled to 7, 14, 28.
+
+    Parameters
+    ----------
+    n_features : int
+        ``channels * height * width``: the length of a flat row.
+
+    n_components : int
+        Width of the code.
+
+    input_shape : tuple of int
+        ``(channels, height, width)`` of one image; a flat row is read in
+        this (C-) order.
+
+    filters : tuple of int, default=(16, 8, 8)
+        Channels of the encoder's convolutions, from the input inwards; the
+        decoder's run in reverse. The article's denoising model is
+        ``(32, 32)``.
+
+    activation : str, default="relu"
+        Activation after each convolution and after the decoder's linear
+        layer; a key of ``ACTIVATIONS``.
+
+    code_activation : str, default="identity"
+        Activation applied to the code.
+
+    variational : bool, default=False
+        Whether the bottleneck outputs the mean and log-variance of a
+        Gaussian code instead of the code.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        input_shape,
+        filters=(16, 8, 8),
+        activation="relu",
+        code_activation="identity",
+        variational=False,
+    ):
+        super().__init__()
+        _check_code_activation(code_activation, variational)
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != 3 or math.prod(shape) != n_features or not filters:
+            raise ValueError(
+                f"input_shape {tuple(input_shape)} is not (channels, height, width) "
+                f"holding n_features={n_features} values, or filters={filters!r} "
+                "is empty."
+            )
+        self.n_components = n_components
+        self.variational = variational
+        channels, *size = shape
+        sizes = [tuple(size)]  # (height, width) at each level, input first
+        for _ in filters:
+            sizes.append(tuple(-(-s // 2) for s in sizes[-1]))
+        inner = (filters[-1], *sizes[-1])
+
+        encoder = [nn.Unflatten(1, shape)]
+        previous = channels
+        for n_filters in filters:
+            conv = nn.Conv2d(previous, n_filters, 3, padding=1)
+            encoder += _activated(conv, activation)
+            encoder.append(nn.MaxPool2d(2, ceil_mode=True))
+            previous = n_filters
+        encoder.append(nn.Flatten())
+        code = _code_width(n_components, variational)
+        encoder += _activated(nn.Linear(math.prod(inner), code), code_activation)
+        self.encoder = nn.Sequential(*encoder)
+
+        decoder = _activated(nn.Linear(n_components, math.prod(inner)), activation)
+        decoder.append(nn.Unflatten(1, inner))
+        for n_filters, size in zip(filters[::-1], sizes[-2::-1], strict=True):
+            conv = nn.Conv2d(previous, n_filters, 3, padding=1)
+            decoder += _activated(conv, activation)
+            decoder.append(nn.Upsample(size=size))
+            previous = n_filters
+        output = nn.Conv2d(previous, channels, 3, padding=1)
+        decoder += [_init_layer(output, "identity"), nn.Flatten()]
+        self.decoder = nn.Sequential(*decoder)
+
+
+class _LSTMEncoder(nn.Module):
+    """Flat rows -> sequences -> LSTM -> last hidden state -> linear code."""
+
+    def __init__(self, input_shape, hidden_size, code_width, code_activation):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        self.lstm = nn.LSTM(self.input_shape[1], hidden_size, batch_first=True)
+        linear = nn.Linear(hidden_size, code_width)
+        self.code = nn.Sequential(*_activated(linear, code_activation))
 
     def forward(self, x):
-        z = self.encode(x)
-        return self.decode(z), z
+        outputs, _ = self.lstm(x.reshape(-1, *self.input_shape))
+        return self.code(outputs[:, -1])
+
+
+class _LSTMDecoder(nn.Module):
+    """Code repeated over the timesteps -> LSTM -> linear map to the features."""
+
+    def __init__(self, input_shape, hidden_size, n_components):
+        super().__init__()
+        self.timesteps, n_channels = (int(s) for s in input_shape)
+        self.lstm = nn.LSTM(n_components, hidden_size, batch_first=True)
+        self.output = _init_layer(nn.Linear(hidden_size, n_channels), "identity")
+
+    def forward(self, z):
+        repeated = z.unsqueeze(1).expand(-1, self.timesteps, -1).contiguous()
+        outputs, _ = self.lstm(repeated)
+        return self.output(outputs).flatten(1)
+
+
+class LSTMAutoencoder(_Autoencoder):
+    """Sequence-to-sequence autoencoder: the Keras article's LSTM model.
+
+    The encoder runs an LSTM over the timesteps and maps its last hidden state
+    linearly to the code; the decoder repeats the code at every timestep, runs
+    a second LSTM over it and maps each output linearly to the features (the
+    linear maps free the code and the output from the LSTM's (-1, 1) range).
+
+    Parameters
+    ----------
+    n_features : int
+        ``timesteps * n_channels``: the length of a flat row.
+
+    n_components : int
+        Width of the code.
+
+    input_shape : tuple of int
+        ``(timesteps, n_channels)`` of one sequence; a flat row holds the
+        timesteps one after the other.
+
+    hidden_size : int, default=64
+        Width of both LSTMs' hidden state.
+
+    code_activation : str, default="identity"
+        Activation applied to the code.
+
+    variational : bool, default=False
+        Whether the encoder outputs the mean and log-variance of a Gaussian
+        code instead of the code.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        input_shape,
+        hidden_size=64,
+        code_activation="identity",
+        variational=False,
+    ):
+        super().__init__()
+        _check_code_activation(code_activation, variational)
+        if math.prod(input_shape) != n_features or len(input_shape) != 2:
+            raise ValueError(
+                f"input_shape {tuple(input_shape)} is not (timesteps, n_channels) "
+                f"with timesteps * n_channels = n_features = {n_features}."
+            )
+        self.n_components = n_components
+        self.variational = variational
+        code = _code_width(n_components, variational)
+        self.encoder = _LSTMEncoder(input_shape, hidden_size, code, code_activation)
+        self.decoder = _LSTMDecoder(input_shape, hidden_size, n_components)

@@ -1,8 +1,20 @@
 """The training engine: a skorch ``NeuralNet`` specialised for autoencoders.
 
-Only skorch's documented hooks are overridden (``get_iterator``, ``get_loss``,
-``train_step_single``); skorch keeps the fit loop, history, callbacks, early
-stopping, progress printing and device handling.
+Only skorch's documented hooks are overridden (``get_iterator``, ``infer``,
+``get_loss``, ``train_step_single``); skorch keeps the fit loop, history,
+callbacks, early stopping, progress printing and device handling.
+
+- ``infer`` runs the module through its ``encode`` / ``decode`` protocol (and
+  ``encode_distribution`` plus the reparameterisation for a variational
+  module), so a module needs no particular ``forward``;
+- ``train_step_single`` corrupts the training inputs (denoising), fresh in
+  every batch, and leaves the clean batch as the target;
+- ``get_loss`` adds the code's L1 penalty (training only) and the VAE's KL
+  term to the reconstruction loss.
+
+Every random draw (shuffling aside, which has its own generator) uses the
+global torch RNG, which the estimator seeds inside ``torch.random.fork_rng``
+during ``fit``: runs are reproducible and the caller's RNG state is untouched.
 
 The data path is the part that differs most from skorch's default: skorch
 wraps data in a ``Dataset`` that is indexed one sample at a time and collated
@@ -30,6 +42,7 @@ from skorch.callbacks import Callback
 __all__ = [
     "TENSOR_CACHE_BYTES",
     "AutoencoderNet",
+    "Corruption",
     "InputScaler",
     "RowDataset",
     "TrainingDiverged",
@@ -170,6 +183,46 @@ class _DivergenceCheck(Callback):
                 raise TrainingDiverged(epoch, f"parameter {name!r} is not finite")
 
 
+def kl_divergence(mean, log_var):
+    """KL(N(mean, exp(log_var)) || N(0, I)) per sample, summed over the code."""
+    return -0.5 * torch.sum(1 + log_var - mean.square() - log_var.exp(), dim=1)
+
+
+class Corruption:
+    """Corrupts a batch of module-space inputs for denoising training.
+
+    Parameters
+    ----------
+    noise : float
+        Standard deviation of the Gaussian noise (in module space), or the
+        fraction of inputs zeroed for ``"mask"``.
+
+    noise_type : {"gaussian", "mask"}
+        ``"gaussian"`` adds ``N(0, noise^2)``; ``"mask"`` sets each input
+        independently, with probability ``noise``, to ``zero``.
+
+    zero : float or torch.Tensor, default=0.0
+        The module-space value of a zero in the user's units (per feature).
+
+    clip : tuple of float or None, default=None
+        Range the Gaussian-corrupted inputs are clipped to.
+    """
+
+    def __init__(self, noise, noise_type, zero=0.0, clip=None):
+        self.noise = float(noise)
+        self.noise_type = noise_type
+        self.zero = zero
+        self.clip = clip
+
+    def __call__(self, x):
+        if self.noise_type == "mask":
+            dropped = torch.rand_like(x) < self.noise
+            zero = torch.as_tensor(self.zero, dtype=x.dtype, device=x.device)
+            return torch.where(dropped, zero, x)
+        noisy = x + self.noise * torch.randn_like(x)
+        return noisy if self.clip is None else noisy.clamp(*self.clip)
+
+
 class AutoencoderNet(NeuralNet):
     """skorch ``NeuralNet`` whose target is its input.
 
@@ -182,14 +235,43 @@ class AutoencoderNet(NeuralNet):
     generator : torch.Generator
         Source of the shuffling order; seeded by the estimator for each fit.
 
+    sparsity : float, default=0.0
+        Weight of the L1 penalty on the code, training loss only.
+
+    variational : bool, default=False
+        Whether the module is a VAE: the code is drawn from
+        ``module.encode_distribution`` and the loss gets a KL term.
+
+    beta : float, default=1.0
+        Weight of the KL term, divided by the number of features because the
+        reconstruction loss is a per-feature mean.
+
+    corrupt : callable or None, default=None
+        Applied to each training batch's inputs (never to its target, nor to
+        validation batches); e.g. a :class:`Corruption`.
+
     **kwargs
         Passed on to :class:`skorch.NeuralNet`.
     """
 
-    def __init__(self, *args, to_tensor, generator, **kwargs):
+    def __init__(
+        self,
+        *args,
+        to_tensor,
+        generator,
+        sparsity=0.0,
+        variational=False,
+        beta=1.0,
+        corrupt=None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.to_tensor = to_tensor
         self.generator = generator
+        self.sparsity = sparsity
+        self.variational = variational
+        self.beta = beta
+        self.corrupt = corrupt
         self._tensors = {}
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
@@ -226,9 +308,44 @@ class AutoencoderNet(NeuralNet):
             tensor=self.dataset_tensor(dataset),
         )
 
+    def infer(self, x, **fit_params):
+        """``(x_hat, z, posterior)``; ``posterior`` is ``(mean, log_var)`` or None.
+
+        A variational module's code is sampled, ``z = mean + exp(log_var / 2) *
+        eps``, in validation as in training (the loss is then an estimate of
+        the negative ELBO, as in Keras); ``transform`` uses the mean.
+        """
+        module = self.module_
+        if not self.variational:
+            z = module.encode(x)
+            return module.decode(z), z, None
+        mean, log_var = module.encode_distribution(x)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        return module.decode(z), z, (mean, log_var)
+
+    def train_step_single(self, batch, **fit_params):
+        if self.corrupt is not None:
+            Xi, yi = batch
+            batch = (self.corrupt(Xi), yi)
+        return super().train_step_single(batch, **fit_params)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        x_hat, _ = y_pred
-        return self.criterion_(x_hat, y_true)
+        """Reconstruction loss, + L1 on the code (training), + beta * KL.
+
+        The L1 penalty is the Keras article's original activity regulariser:
+        ``sparsity * sum over code units of mean_batch |z|``. The KL term is
+        averaged over the batch and divided by the number of features, so that
+        with ``beta=1`` and ``loss="bce"`` the loss is the negative ELBO per
+        feature.
+        """
+        x_hat, z, posterior = y_pred
+        loss = super().get_loss(x_hat, y_true, X=X, training=training)
+        if training and self.sparsity:
+            loss = loss + self.sparsity * z.abs().mean(dim=0).sum()
+        if posterior is not None:
+            kl = kl_divergence(*posterior).mean()
+            loss = loss + self.beta * kl / x_hat.shape[1]
+        return loss
 
 
 def fused_optimizer_kwargs(optimizer, device):
