@@ -94,28 +94,26 @@ def main():
         # baseline, not to the data.
         AutoencoderTransformer(**params).fit(np.array(X[:2048]))
 
+        phases = []
         base = rss_anon()
-        with PeakSampler() as fit_peak:
+        with PeakSampler() as peak:
             t0 = time.perf_counter()
             ae = AutoencoderTransformer(**params).fit(X)
-            fit_s = time.perf_counter() - t0
-        with PeakSampler() as transform_peak:
+        n_batches = -(-X.shape[0] // args.batch_size)
+        phases.append(("fit", base, peak.peak, time.perf_counter() - t0))
+        base = rss_anon()
+        with PeakSampler() as peak:
             t0 = time.perf_counter()
             Z = ae.transform(X)
-            transform_s = time.perf_counter() - t0
-        n_batches = -(-X.shape[0] // args.batch_size)
-        for name, peak, seconds, note in [
-            ("fit", fit_peak.peak, fit_s, f"1 epoch, {n_batches} batches"),
-            (
-                "transform",
-                transform_peak.peak,
-                transform_s,
-                f"output {Z.nbytes / MB:,.0f} MiB",
-            ),
-        ]:
-            growth = peak - base
+        phases.append(("transform", base, peak.peak, time.perf_counter() - t0))
+        print(
+            f"fit: 1 epoch, {n_batches} batches of {args.batch_size}; transform "
+            f"output {Z.nbytes / MB:,.0f} MiB"
+        )
+        for name, start, top, seconds in phases:
+            growth = top - start
             print(
-                f"{name:9s}: {seconds:6.1f} s ({note}); peak RssAnon growth "
+                f"{name:9s}: {seconds:6.1f} s; peak RssAnon growth over its start "
                 f"{growth / MB:7.1f} MiB = {100 * growth / X.nbytes:5.2f}% of the data"
             )
         del X, Z

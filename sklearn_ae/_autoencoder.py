@@ -228,14 +228,16 @@ class AutoencoderTransformer(
         Global scale the centred data are divided by (1.0 with ``loss="bce"``).
 
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run: by ``fit``, plus one per later ``partial_fit``.
 
     loss_curve_ : list of float
-        Training loss after each epoch, in the units the module is trained in
-        (the scaled data for ``loss="mse"``).
+        Training loss after each epoch (each ``partial_fit`` call adds one), in
+        the units the module is trained in (the scaled data for
+        ``loss="mse"``).
 
     validation_loss_curve_ : list of float or None
-        Validation loss after each epoch when ``early_stopping=True``.
+        Validation loss after each epoch when ``early_stopping=True`` (of
+        ``fit``'s epochs: ``partial_fit`` does not validate).
 
     module_ : torch.nn.Module
         The trained autoencoder; it has ``encode`` and ``decode`` methods.
@@ -247,6 +249,7 @@ class AutoencoderTransformer(
     See Also
     --------
     sklearn.decomposition.PCA : Linear dimensionality reduction.
+    sklearn.decomposition.IncrementalPCA : PCA trained by ``partial_fit``.
     sklearn.neural_network.MLPRegressor : A multi-layer perceptron.
 
     Examples
@@ -481,7 +484,7 @@ class AutoencoderTransformer(
             optimizer = OPTIMIZERS[optimizer]
         callbacks = self._callbacks()
         if not stopper:
-            callbacks = [cb for cb in callbacks if cb[0] != "early_stopping"]
+            callbacks = [cb for cb in callbacks if not _named(cb, "early_stopping")]
         return AutoencoderNet(
             module=module_cls,
             **{f"module__{k}": v for k, v in module_kwargs.items()},

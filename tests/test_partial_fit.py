@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from skorch.callbacks import Callback
 
 from sklearn_ae import AutoencoderTransformer
 
@@ -78,7 +79,15 @@ def test_later_call_checks_features_and_keeps_the_model(X_small):
 
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_partial_fit_after_fit_continues_it(X_small, early_stopping):
-    ae = AutoencoderTransformer(**PARAMS, max_iter=3, early_stopping=early_stopping)
+    class CountEpochs(Callback):
+        epochs = 0
+
+        def on_epoch_end(self, net, **kwargs):
+            CountEpochs.epochs += 1
+
+    ae = AutoencoderTransformer(
+        **PARAMS, max_iter=3, early_stopping=early_stopping, callbacks=[CountEpochs()]
+    )
     ae.fit(X_small)
     module, curve = ae.module_, list(ae.loss_curve_)
     validation = ae.validation_loss_curve_
@@ -86,6 +95,7 @@ def test_partial_fit_after_fit_continues_it(X_small, early_stopping):
     assert ae.module_ is module
     assert ae.n_iter_ == 4
     assert ae.loss_curve_[:3] == curve and len(ae.loss_curve_) == 4
+    assert CountEpochs.epochs == 4  # the user's callbacks keep running
     # No validation split in partial_fit: the validation curve is fit's.
     assert ae.validation_loss_curve_ == validation
 
