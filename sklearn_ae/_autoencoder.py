@@ -620,9 +620,10 @@ class AutoencoderTransformer(
     def save(self, path):
         """Save the fitted model to one file, without pickle.
 
-        The file is a zip archive holding the weights (and the input mean) in
-        safetensors format and everything else (parameters, fitted
-        attributes, library versions) in JSON. Load it with :meth:`load`.
+        The file is a zip archive holding the tensors (weights, input mean,
+        optimizer state) in safetensors format and everything else
+        (parameters, fitted attributes, library versions) in JSON. Load it
+        with :meth:`load`.
 
         Parameters
         ----------
@@ -688,9 +689,9 @@ class AutoencoderTransformer(
         -------
         estimator : AutoencoderTransformer
             The fitted estimator; ``transform`` gives the same numbers as the
-            saved one. Training state (the optimizer's moments, the skorch
-            history) is not saved: a later ``partial_fit`` starts a fresh
-            optimizer.
+            saved one, and ``partial_fit`` continues with the saved optimizer
+            and shuffling state. The skorch history is not saved
+            (``loss_curve_`` is).
 
         See Also
         --------

@@ -2,11 +2,14 @@
 
 A model file is an uncompressed zip archive with exactly two members:
 
-- ``model.safetensors``: the module's weights (``module.<name>``) and the
-  input mean (``scaler.mean``), in the safetensors format, which holds raw
-  tensors and nothing that can run code when read;
+- ``model.safetensors``: the module's weights (``module.<name>``), the
+  input mean (``scaler.mean``), the optimizer's state tensors
+  (``optimizer.state.<param>.<name>``) and the shuffling generator's state
+  (``generator.state``), in the safetensors format, which holds
+  raw tensors and nothing that can run code when read;
 - ``metadata.json``: the format version, the versions of the libraries that
-  wrote it, the estimator's parameters and its other fitted attributes.
+  wrote it, the estimator's parameters, its other fitted attributes and the
+  optimizer's other state (its hyperparameters, per parameter group).
 
 One file is easy to move and to hand to :meth:`AutoencoderTransformer.load`;
 a zip archive is a standard container that ``unzip -l`` can inspect, and the
@@ -43,6 +46,7 @@ _ALLOWED_MODULES = ("torch.optim", "torch.nn", "sklearn_ae")
 # Parameters that only steer training: not saved, with a warning.
 _TRAINING_ONLY = ("callbacks",)
 _MAX_METADATA_BYTES = 64 * 2**20
+_OPT_PREFIX = "optimizer.state."
 
 
 def _versions():
@@ -127,7 +131,7 @@ def _params_to_json(estimator):
                 f"save() does not store {name}={value!r} (it only affects "
                 f"training); the loaded model has {name}=None.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             value = None
         elif name == "random_state" and not (
@@ -137,11 +141,70 @@ def _params_to_json(estimator):
                 f"save() stores random_state only as an int or None; "
                 f"{value!r} is saved as None.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             value = None
         params[name] = _encode(name, value)
     return params
+
+
+def _optimizer_class(estimator):
+    from ._autoencoder import OPTIMIZERS
+
+    optimizer = estimator.optimizer
+    return OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
+
+
+def _optimizer_to_json(optimizer, tensors):
+    """The optimizer's state: tensors into ``tensors``, the rest as JSON.
+
+    Returns None (and the state is not saved, with a warning) when a value is
+    neither a tensor nor a plain value.
+    """
+    state_dict = optimizer.state_dict()
+    found = {}
+    try:
+        plain = {}
+        for idx, param_state in state_dict["state"].items():
+            plain[str(idx)] = {}
+            for key, value in param_state.items():
+                if torch.is_tensor(value):
+                    found[f"{_OPT_PREFIX}{idx}.{key}"] = value.detach().cpu()
+                else:
+                    plain[str(idx)][key] = _encode(key, value)
+        groups = [
+            {k: _encode(k, v) for k, v in group.items()}
+            for group in state_dict["param_groups"]
+        ]
+    except TypeError:
+        warnings.warn(
+            f"The state of optimizer {type(optimizer).__name__} is not saved (it "
+            "holds values that are neither tensors nor plain values); a "
+            "partial_fit after load starts a fresh optimizer.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None
+    tensors.update({k: v.contiguous() for k, v in found.items()})
+    kind = type(optimizer)
+    return {
+        "class": f"{kind.__module__}:{kind.__qualname__}",
+        "state": plain,
+        "param_groups": groups,
+    }
+
+
+def _optimizer_from_json(saved, tensors):
+    """The optimizer state dict from its JSON part and its tensors."""
+    state = {
+        int(idx): {k: _decode(v) for k, v in values.items()}
+        for idx, values in saved["state"].items()
+    }
+    for name, value in tensors.items():
+        idx, key = name.removeprefix(_OPT_PREFIX).split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    groups = [{k: _decode(v) for k, v in g.items()} for g in saved["param_groups"]]
+    return {"state": state, "param_groups": groups}
 
 
 def save(estimator, path):
@@ -182,6 +245,13 @@ def save(estimator, path):
             "device": str(estimator.net_.device),
         },
     }
+    tensors["generator.state"] = estimator.net_.generator.get_state()
+    optimizer = None
+    if type(estimator.net_.optimizer_) is _optimizer_class(estimator):
+        # (Not when the optimizer parameter was changed after the fit.)
+        optimizer = _optimizer_to_json(estimator.net_.optimizer_, tensors)
+    if optimizer is not None:
+        metadata["optimizer"] = optimizer
     weights = st_save(tensors, metadata={"format": FORMAT})
     # Write next to the target and rename, so a failed save never leaves a
     # truncated file where a good one was.
@@ -262,7 +332,7 @@ def _check_versions(path, saved):
             "loaded, but results may differ; save it again with the current "
             "versions once checked.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -307,12 +377,29 @@ def load(cls, path, *, device=None):
         for k, v in tensors.items()
         if k.startswith("module.")
     }
-    if len(state) != len(tensors):
+    opt_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPT_PREFIX)}
+    generator = tensors.get("generator.state")
+    if len(state) + len(opt_tensors) + (generator is not None) != len(tensors):
         raise _refuse(path, f"{_WEIGHTS} holds unexpected tensors")
     try:
         estimator._restore(n_features, mean, scale, seed, state)
     except RuntimeError as exc:  # load_state_dict: missing keys, wrong shapes
         raise _refuse(path, f"the weights do not fit the model ({exc})") from None
+    if generator is not None:
+        try:
+            estimator.net_.generator.set_state(generator)
+        except (RuntimeError, TypeError) as exc:
+            raise _refuse(path, f"the shuffling state is invalid ({exc})") from None
+    if "optimizer" in metadata:
+        optimizer = estimator.net_.optimizer_
+        kind = type(optimizer)
+        try:
+            saved_opt = metadata["optimizer"]
+            if saved_opt["class"] != f"{kind.__module__}:{kind.__qualname__}":
+                raise ValueError(f"it was {saved_opt['class']}")
+            optimizer.load_state_dict(_optimizer_from_json(saved_opt, opt_tensors))
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            raise _refuse(path, f"the optimizer state does not fit ({exc!r})") from None
     module = estimator.module_
     saved_module = metadata.get("module_class")
     here_module = f"{type(module).__module__}:{type(module).__qualname__}"
