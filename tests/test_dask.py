@@ -1,5 +1,8 @@
 """Hyperparameter search on a dask.distributed cluster through joblib."""
 
+import contextlib
+import signal
+
 import joblib
 import numpy as np
 import pytest
@@ -9,6 +12,25 @@ from sklearn.model_selection import GridSearchCV
 distributed = pytest.importorskip("distributed")
 
 from sklearn_ae import AutoencoderTransformer  # noqa: E402
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Fail instead of hanging CI if the cluster never answers (POSIX only)."""
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"the Dask grid search took over {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -22,6 +44,7 @@ def test_grid_search_on_a_local_cluster_of_two_processes(X_small):
     )
     serial = GridSearchCV(search.estimator, search.param_grid, cv=2).fit(X)
     with (
+        time_limit(240),
         distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
