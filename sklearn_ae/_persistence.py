@@ -350,10 +350,9 @@ def load(cls, path, *, device=None):
         n_features = int(fitted["n_features_in_"])
         scale = float(fitted["scale_"])
         seed = int(fitted["seed"])
-    except (KeyError, TypeError, AttributeError, ImportError) as exc:
-        raise _refuse(
-            path, f"{_METADATA} is incomplete or malformed ({exc!r})"
-        ) from None
+    except (KeyError, TypeError, ValueError, AttributeError, ImportError) as exc:
+        # ValueError includes scikit-learn's InvalidParameterError.
+        raise _refuse(path, f"{_METADATA} is incomplete or invalid ({exc})") from None
     if device is not None:
         estimator.set_params(device=device)
     elif str(estimator.device).startswith("cuda") and not torch.cuda.is_available():
@@ -369,7 +368,7 @@ def load(cls, path, *, device=None):
     if fitted.get("has_mean"):
         if "scaler.mean" not in tensors:
             raise _refuse(path, "the input mean is missing")
-        mean = tensors.pop("scaler.mean").numpy().astype(np.float64)
+        mean = tensors.pop("scaler.mean").to(torch.float64).numpy()
         if mean.shape != (n_features,):
             raise _refuse(path, "the input mean has the wrong shape")
     state = {
@@ -383,7 +382,7 @@ def load(cls, path, *, device=None):
         raise _refuse(path, f"{_WEIGHTS} holds unexpected tensors")
     try:
         estimator._restore(n_features, mean, scale, seed, state)
-    except RuntimeError as exc:  # load_state_dict: missing keys, wrong shapes
+    except (RuntimeError, ValueError) as exc:  # missing keys, wrong shapes
         raise _refuse(path, f"the weights do not fit the model ({exc})") from None
     if generator is not None:
         try:

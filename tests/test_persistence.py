@@ -133,6 +133,14 @@ def test_tampered_archives_are_refused(fitted, saved, tmp_path):
         AutoencoderTransformer.load(
             _rewrite(saved, tmp_path / "c.zip", metadata=wrong_width)
         )
+
+    def bad_value(meta):
+        meta["params"]["learning_rate"] = -1
+
+    with pytest.raises(ValueError, match="'learning_rate' parameter"):
+        AutoencoderTransformer.load(
+            _rewrite(saved, tmp_path / "e.zip", metadata=bad_value)
+        )
     broken = _rewrite(saved, tmp_path / "d.zip", drop=["model.safetensors"])
     with pytest.raises(ValueError, match="expected"):
         AutoencoderTransformer.load(broken)
