@@ -3,6 +3,7 @@
 import copy
 import inspect
 import math
+import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -20,7 +21,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.helper import predefined_split
 from torch import nn
 
-from ._compat import Interval, StrOptions, _fit_context, validate_data
+from ._compat import Interval, StrOptions, _fit_context
 from ._modules import (
     ACTIVATIONS,
     ConvAutoencoder,
@@ -36,6 +37,7 @@ from ._net import (
     as_tensor,
     fused_optimizer_kwargs,
 )
+from ._validation import check_X
 
 __all__ = ["AutoencoderTransformer"]
 
@@ -90,6 +92,10 @@ def _seed_from(random_state):
     if isinstance(random_state, Integral):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _named(callback, name):
+    return isinstance(callback, tuple) and callback[0] == name
 
 
 def _row_chunks(n_rows):
@@ -326,14 +332,16 @@ class AutoencoderTransformer(
         Global scale the centred data are divided by (1.0 with ``loss="bce"``).
 
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run: by ``fit``, plus one per later ``partial_fit``.
 
     loss_curve_ : list of float
-        Training loss after each epoch, in the units the module is trained in
-        (the scaled data for ``loss="mse"``).
+        Training loss after each epoch (each ``partial_fit`` call adds one), in
+        the units the module is trained in (the scaled data for
+        ``loss="mse"``).
 
     validation_loss_curve_ : list of float or None
-        Validation loss after each epoch when ``early_stopping=True``.
+        Validation loss after each epoch when ``early_stopping=True`` (of
+        ``fit``'s epochs: ``partial_fit`` does not validate).
 
     module_ : torch.nn.Module
         The trained autoencoder; it has ``encode`` and ``decode`` methods
@@ -346,6 +354,7 @@ class AutoencoderTransformer(
     See Also
     --------
     sklearn.decomposition.PCA : Linear dimensionality reduction.
+    sklearn.decomposition.IncrementalPCA : PCA trained by ``partial_fit``.
     sklearn.neural_network.MLPRegressor : A multi-layer perceptron.
     MLPAutoencoder, ConvAutoencoder, LSTMAutoencoder : The built-in modules.
 
@@ -507,9 +516,14 @@ class AutoencoderTransformer(
         self : object
             The fitted estimator.
         """
+        return self._guarded_fit(self._fit, X)
+
+    def _guarded_fit(self, fit, X):
+        """Run ``fit(X)``; restore the previous state on error, forget it if
+        training diverged."""
         saved = dict(self.__dict__)
         try:
-            self._fit(X)
+            fit(X)
         except TrainingDiverged as exc:
             self._forget_fit()
             raise ValueError(
@@ -764,11 +778,13 @@ class AutoencoderTransformer(
         order = np.random.default_rng(seed).permutation(n_samples)
         return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
-    def _fit(self, X):
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
-        self._check_training_options()
-        module_cls, module_kwargs = self._module_spec(X.shape[1])
-        device = self._resolve_device()
+    # The fit is factored into a setup part and a training part, shared by
+    # ``fit`` (which always starts afresh), ``partial_fit`` (which builds on its
+    # first call and continues afterwards) and ``load`` (which builds and then
+    # fills in saved weights).
+
+    def _input_statistics(self, X):
+        """``(mean, scale)`` of the map into module space, from one pass over X."""
         if self.loss == "bce":
             lo, hi = _value_range(X)
             if lo < 0 or hi > 1:
@@ -777,19 +793,21 @@ class AutoencoderTransformer(
                     f"[{lo:.4g}, {hi:.4g}]. Rescale X (e.g. with MinMaxScaler) "
                     "or use loss='mse'."
                 )
-            mean, scale = None, 1.0
-        else:
-            mean, scale = _centre_and_scale(X)
-        scaler = InputScaler(mean, scale, device)
+            return None, 1.0
+        return _centre_and_scale(X)
 
-        seed = _seed_from(self.random_state)
-        train_idx, valid_idx = self._split(X.shape[0], seed)
+    def _make_net(self, n_features, mean, scale, seed, *, valid=None, stopper=True):
+        """The skorch net for these parameters, not yet initialised."""
+        module_cls, module_kwargs = self._module_spec(n_features)
+        device = self._resolve_device()
         optimizer, optimizer_kwargs = self.optimizer, {}
         if isinstance(optimizer, str):
             optimizer = OPTIMIZERS[optimizer]
             optimizer_kwargs = fused_optimizer_kwargs(optimizer, device)
-
-        net = AutoencoderNet(
+        callbacks = self._callbacks()
+        if not stopper:
+            callbacks = [cb for cb in callbacks if not _named(cb, "early_stopping")]
+        return AutoencoderNet(
             module=module_cls,
             **{f"module__{k}": v for k, v in module_kwargs.items()},
             criterion=LOSSES[self.loss],
@@ -799,36 +817,61 @@ class AutoencoderTransformer(
             **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
             max_epochs=self.max_iter,
             batch_size=self.batch_size,
-            train_split=(
-                None
-                if valid_idx is None
-                else predefined_split(RowDataset(X, valid_idx))
-            ),
-            callbacks=self._callbacks(),
+            train_split=None if valid is None else predefined_split(valid),
+            callbacks=callbacks,
             device=device,
             verbose=self.verbose,
-            to_tensor=scaler,
+            to_tensor=InputScaler(mean, scale, device),
             generator=torch.Generator().manual_seed(seed),
             sparsity=self.sparsity,
             variational=self.variational,
             beta=self.beta,
             corrupt=self._corruption(mean, scale),
         )
+
+    @staticmethod
+    def _run(net, seed, train):
+        """Call ``train()`` with the global torch RNG seeded inside a fork.
+
+        Module initialisation (and any randomness in a user's module) draws
+        from the global RNG; the fork restores the caller's state afterwards.
+        """
+        device = str(net.device)
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        # Seed the global torch RNG (module initialisation, and any randomness
-        # in a user's module) inside a fork, so the caller's state is restored.
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            net.fit(RowDataset(X, train_idx))
+            return train()
 
-        history = net.history
-        self._fit_dtype = X.dtype
+    def _set_fitted(self, net, mean, scale, dtype):
+        self._fit_dtype = np.dtype(dtype)
         self.n_components_ = self.n_components
         self.mean_ = mean
         self.scale_ = scale
         self.net_ = net
         self.module_ = net.module_
         self.module_.eval()
+
+    def _fit(self, X):
+        X = check_X(self, X, reset=True)
+        self._check_training_options()
+        mean, scale = self._input_statistics(X)
+        seed = _seed_from(self.random_state)
+        train_idx, valid_idx = self._split(X.shape[0], seed)
+        net = self._make_net(
+            X.shape[1],
+            mean,
+            scale,
+            seed,
+            valid=None if valid_idx is None else RowDataset(X, valid_idx),
+        )
+        self._run(net, seed, lambda: net.fit(RowDataset(X, train_idx)))
+        # The validation split is a view of X: drop it, so the fitted model
+        # neither keeps X alive nor pickles it.
+        net.train_split = None
+
+        history = net.history
+        self._set_fitted(net, mean, scale, X.dtype)
+        self._seed = seed
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
         self.validation_loss_curve_ = (
@@ -837,6 +880,229 @@ class AutoencoderTransformer(
             else None
         )
         return self
+
+    # ---------------------------------------------------------- partial_fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one epoch over X, continuing the current model.
+
+        The first call (on an unfitted estimator) builds the model: it checks
+        X, fixes ``n_features_in_`` and the input scaling (``mean_`` and
+        ``scale_``, from this first batch) and initialises the weights and
+        the optimizer. Each later call runs one pass over its X, in shuffled
+        mini-batches of ``batch_size``, continuing the same module and
+        optimizer state; ``n_iter_`` grows by one and ``loss_curve_`` by one
+        entry. ``max_iter``, ``early_stopping`` and the stopping rule do not
+        apply (as in :class:`~sklearn.neural_network.MLPRegressor`). After
+        ``fit``, ``partial_fit`` continues that fit; ``fit`` always starts
+        afresh.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            One batch of training data, e.g. a chunk of a larger data set.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained for one more epoch.
+        """
+        return self._guarded_fit(self._partial_fit, X)
+
+    def _partial_fit(self, X):
+        first = not hasattr(self, "net_")
+        X = check_X(self, X, reset=first)
+        if first:
+            self._check_training_options()
+            mean, scale = self._input_statistics(X)
+            seed = _seed_from(self.random_state)
+            net = self._make_net(X.shape[1], mean, scale, seed, stopper=False)
+            self._run(net, seed, net.initialize)
+            self._set_fitted(net, mean, scale, X.dtype)
+            self._seed = seed
+            self.n_iter_ = 0
+            self.loss_curve_ = []
+            self.validation_loss_curve_ = None
+        net = self.net_
+        if any(_named(cb, "early_stopping") for cb in net.callbacks):
+            # Continuing a fit: one epoch per call, no validation, no stopping.
+            net.callbacks = [
+                cb for cb in net.callbacks if not _named(cb, "early_stopping")
+            ]
+            net.initialize_callbacks()
+        net.train_split = None
+        self._run(
+            net,
+            self._seed + self.n_iter_ + 1,
+            lambda: net.partial_fit(RowDataset(X), epochs=1),
+        )
+        self.module_.eval()
+        self.n_iter_ += 1
+        self.loss_curve_ = [*self.loss_curve_, float(net.history[-1, "train_loss"])]
+        return self
+
+    # ---------------------------------------------------------- persistence
+
+    def save(self, path):
+        """Save the fitted model to one file, without pickle.
+
+        The file is a zip archive holding the tensors (weights, input mean,
+        optimizer state) in safetensors format and everything else
+        (parameters, fitted attributes, library versions) in JSON. Load it
+        with :meth:`load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write; an existing file is replaced.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        TypeError
+            If a parameter cannot be stored as plain data: a class that is not
+            in ``torch.optim`` or ``sklearn_ae``. ``callbacks`` and a
+            ``RandomState`` instance are not saved (the loaded model has
+            ``None``), with a warning.
+
+        See Also
+        --------
+        load : Read a file written by ``save``.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).random((50, 6), dtype=np.float32)
+        >>> ae = AutoencoderTransformer(max_iter=2, random_state=0).fit(X)
+        >>> path = os.path.join(tempfile.mkdtemp(), "ae.zip")
+        >>> ae2 = AutoencoderTransformer.load(ae.save(path))
+        >>> bool((ae2.transform(X) == ae.transform(X)).all())
+        True
+        """
+        from ._persistence import save
+
+        check_is_fitted(self)
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Load a model written by :meth:`save`, without unpickling anything.
+
+        Only a zip archive with exactly the two members that ``save`` writes
+        is accepted; anything else (a pickle, a ``torch.save`` file, an
+        archive with extra or missing members, malformed JSON or weights of
+        the wrong shapes) is refused with a ``ValueError``. A version of
+        sklearn_ae, torch, skorch or scikit-learn that differs from the one
+        that saved the file gives a ``UserWarning``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`.
+
+        device : str or None, default=None
+            Torch device to load onto. None uses the saved ``device``
+            parameter, or the CPU with a warning when that is a CUDA device
+            and CUDA is not available here.
+
+        Returns
+        -------
+        estimator : AutoencoderTransformer
+            The fitted estimator; ``transform`` gives the same numbers as the
+            saved one, and ``partial_fit`` continues with the saved optimizer
+            and shuffling state. The skorch history is not saved
+            (``loss_curve_`` is).
+
+        See Also
+        --------
+        save : Write a model file.
+        """
+        from ._persistence import load
+
+        return load(cls, path, device=device)
+
+    def _restore(self, n_features, mean, scale, seed, state_dict, dtype):
+        """Build the net for these parameters and load ``state_dict`` into it."""
+        self._check_training_options()
+        net = self._make_net(n_features, mean, scale, seed)
+        self._run(net, seed, net.initialize)
+        net.module_.load_state_dict(state_dict, strict=True)
+        self._set_fitted(net, mean, scale, dtype)
+        self._seed = seed
+
+    # ----------------------------------------------------------------- ONNX
+
+    def export_onnx(self, path, *, part="encoder"):
+        """Export the encoder or the decoder as an ONNX graph.
+
+        The graph includes the estimator's input scaling (``mean_`` and
+        ``scale_``) and, for ``loss="bce"``, the output sigmoid, so it gives
+        the numbers of ``transform`` (``part="encoder"``) or
+        ``inverse_transform`` (``part="decoder"``) for float32 input, with a
+        dynamic batch dimension. Needs the ``onnx`` extra
+        (``pip install sklearn-ae[onnx]``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.onnx`` file to write.
+
+        part : {"encoder", "decoder"}, default="encoder"
+            ``"encoder"`` maps ``X`` (float32, ``(batch, n_features_in_)``) to
+            codes; ``"decoder"`` maps codes (``(batch, n_components_)``) to
+            reconstructions.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The path written. The graph's input is named ``"X"`` and its
+            output ``"codes"`` (encoder) or ``"X_reconstructed"`` (decoder).
+        """
+        from ._onnx import export_onnx
+
+        check_is_fitted(self)
+        return export_onnx(self, path, part=part)
+
+    # -------------------------------------------------------------- pickle
+
+    def __getstate__(self):
+        # ``module_`` is ``net_.module_``: skorch pickles it (and moves it
+        # from a missing GPU to the CPU on load); pickling it here as well
+        # would bypass that and break the identity of the two.
+        state = dict(super().__getstate__())
+        if "net_" in state:
+            state.pop("module_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = self.__dict__.get("net_")
+        if net is None:
+            return
+        self.module_ = net.module_
+        self.module_.eval()
+        scaler = net.to_tensor
+        if str(scaler.device) != str(net.device):
+            warnings.warn(
+                f"This {type(self).__name__} was fitted on device "
+                f"{str(scaler.device)!r}, which is not available here; it was "
+                f"moved to {str(net.device)!r} and will transform there.",
+                UserWarning,
+                stacklevel=2,
+            )
+            scaler.device = str(net.device)
+            # As skorch does for its own ``device``: a later fit runs here.
+            self.device = str(net.device)
 
     # ------------------------------------------------------------ transform
 
@@ -876,9 +1142,7 @@ class AutoencoderTransformer(
             The codes, of X's floating dtype (float64 for integer input).
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
-        )
+        X = check_X(self, X, reset=False)
         module, compute = self._inference_module(X.dtype)
         out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
         with torch.inference_mode():
@@ -946,9 +1210,7 @@ class AutoencoderTransformer(
             ``-mean((x - inverse_transform(transform(x))) ** 2)`` per sample.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
-        )
+        X = check_X(self, X, reset=False)
         return -self._reconstruction_errors(X)
 
     def score(self, X, y=None):
