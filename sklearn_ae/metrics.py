@@ -1,0 +1,73 @@
+"""How well a dimension reducer represents data: numbers to compare methods by.
+
+Each function takes a fitted reducer (anything with ``transform``, and
+``inverse_transform`` where reconstruction is measured), so PCA, an
+:class:`~sklearn_ae.AutoencoderTransformer` and pipelines compare on equal terms.
+For the 2-D embeddings use :func:`sklearn.manifold.trustworthiness`.
+"""
+
+import numpy as np
+from sklearn.neighbors import KNeighborsClassifier
+
+__all__ = ["code_knn_accuracy", "reconstruction_mse"]
+
+
+def reconstruction_mse(reducer, X):
+    """Mean squared error of ``inverse_transform(transform(X))`` against ``X``.
+
+    Parameters
+    ----------
+    reducer : fitted estimator
+        Has ``transform`` and ``inverse_transform``.
+
+    X : array-like of shape (n_samples, n_features)
+        Data to reconstruct, ideally held out from the fit.
+
+    Returns
+    -------
+    mse : float
+        Mean over samples and features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae.metrics import reconstruction_mse
+    >>> X = np.random.default_rng(0).normal(size=(50, 4))
+    >>> round(reconstruction_mse(PCA(4).fit(X), X), 6)
+    0.0
+    """
+    X = np.asarray(X)
+    X_hat = np.asarray(reducer.inverse_transform(reducer.transform(X)))
+    return float(np.mean((X.astype(np.float64) - X_hat) ** 2))
+
+
+def code_knn_accuracy(reducer, X_train, y_train, X_test, y_test, *, n_neighbors=5):
+    """Accuracy of a k-nearest-neighbours classifier in the code space.
+
+    Codes of ``X_train`` are the reference points; codes of ``X_test`` are
+    classified by majority vote of their ``n_neighbors`` nearest references.
+    High accuracy means same-label samples lie close together in the codes.
+
+    Parameters
+    ----------
+    reducer : fitted estimator
+        Has ``transform``.
+
+    X_train, y_train : array-like
+        Reference samples and their labels.
+
+    X_test, y_test : array-like
+        Samples to classify and their labels.
+
+    n_neighbors : int, default=5
+        Number of neighbours voting.
+
+    Returns
+    -------
+    accuracy : float
+        Fraction of ``X_test`` classified correctly.
+    """
+    knn = KNeighborsClassifier(n_neighbors=n_neighbors)
+    knn.fit(reducer.transform(X_train), y_train)
+    return float(knn.score(reducer.transform(X_test), y_test))

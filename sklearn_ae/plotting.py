@@ -1,0 +1,247 @@
+"""Figures for autoencoders and other dimension reducers (needs matplotlib).
+
+Every function returns the matplotlib :class:`~matplotlib.figure.Figure` it drew
+on, so a caller can save, show or further edit it.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "plot_embedding",
+    "plot_latent_manifold",
+    "plot_loss_curve",
+    "plot_reconstructions",
+]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "sklearn_ae.plotting needs matplotlib: pip install sklearn-ae[examples]"
+        ) from exc
+    return plt
+
+
+def _image_shape(n_features, image_shape):
+    if image_shape is None:
+        side = math.isqrt(n_features)
+        if side * side != n_features:
+            raise ValueError(
+                f"Cannot infer a square image from {n_features} features; "
+                "pass image_shape."
+            )
+        return (side, side)
+    if int(np.prod(image_shape)) != n_features:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} does not hold {n_features} features."
+        )
+    return tuple(image_shape)
+
+
+def plot_reconstructions(
+    originals, reconstructions, *, n_images=10, image_shape=None, titles=None
+):
+    """Draw originals on the top row and each method's reconstructions below.
+
+    The layout of the Keras autoencoder article's figure: one column per digit.
+
+    Parameters
+    ----------
+    originals : array-like of shape (n_samples, n_features)
+        Flattened images; the first ``n_images`` are drawn.
+
+    reconstructions : array-like of shape (n_samples, n_features), or a dict
+        One array of reconstructions, or ``{row title: array}`` for one row
+        per method.
+
+    n_images : int, default=10
+        Number of columns (digits) drawn.
+
+    image_shape : tuple of int, default=None
+        Shape of one image; None infers a square one.
+
+    titles : list of str, default=None
+        Row titles when ``reconstructions`` is a single array
+        (default ``["original", "reconstruction"]``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        ``(1 + n_methods) * n_images`` axes, each showing one image.
+    """
+    plt = _pyplot()
+    originals = np.asarray(originals)
+    if isinstance(reconstructions, dict):
+        rows = {
+            "original": originals,
+            **{k: np.asarray(v) for k, v in reconstructions.items()},
+        }
+    else:
+        names = titles or ["original", "reconstruction"]
+        rows = dict(zip(names, [originals, np.asarray(reconstructions)], strict=True))
+    n_images = min(n_images, len(originals))
+    shape = _image_shape(originals.shape[1], image_shape)
+    fig, axes = plt.subplots(
+        len(rows),
+        n_images,
+        figsize=(0.8 * n_images + 1.0, 0.84 * len(rows)),
+        squeeze=False,
+    )
+    for r, (name, images) in enumerate(rows.items()):
+        for c in range(n_images):
+            ax = axes[r, c]
+            ax.imshow(images[c].reshape(shape), cmap="gray_r", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.subplots_adjust(left=0.15, right=0.99, top=0.98, bottom=0.02, wspace=0.05)
+    return fig
+
+
+def plot_embedding(Z, labels=None, *, ax=None, title=None, s=4, cmap="tab10"):
+    """Scatter a 2-D embedding, coloured by label.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, 2)
+        The 2-D codes (t-SNE output, a 2-component autoencoder's codes, ...).
+
+    labels : array-like of shape (n_samples,), default=None
+        Class labels used for colour; with 10 or fewer distinct labels a
+        legend is drawn, else a colourbar.
+
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; None makes a new figure.
+
+    title : str, default=None
+        Axes title.
+
+    s : float, default=4
+        Marker size.
+
+    cmap : str, default="tab10"
+        Colour map.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure holding ``ax``.
+    """
+    plt = _pyplot()
+    Z = np.asarray(Z)
+    if Z.ndim != 2 or Z.shape[1] != 2:
+        raise ValueError(f"Z must have shape (n_samples, 2), got {Z.shape}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig = ax.figure
+    if labels is None:
+        ax.scatter(Z[:, 0], Z[:, 1], s=s)
+    else:
+        labels = np.asarray(labels)
+        classes = np.unique(labels)
+        if len(classes) <= 10:
+            colours = plt.get_cmap(cmap)
+            for i, label in enumerate(classes):
+                mask = labels == label
+                ax.scatter(
+                    Z[mask, 0], Z[mask, 1], s=s, color=colours(i), label=str(label)
+                )
+            ax.legend(markerscale=3, fontsize=7, loc="best", frameon=False, ncol=2)
+        else:
+            points = ax.scatter(Z[:, 0], Z[:, 1], s=s, c=labels, cmap="viridis")
+            fig.colorbar(points, ax=ax)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_loss_curve(estimator_or_curves, *, ax=None, title=None):
+    """Plot training (and validation) loss per epoch.
+
+    Parameters
+    ----------
+    estimator_or_curves : fitted estimator or dict
+        An estimator with ``loss_curve_`` (and optionally a non-None
+        ``validation_loss_curve_``), or ``{curve name: sequence of losses}``.
+
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; None makes a new figure.
+
+    title : str, default=None
+        Axes title.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One line per curve, epochs counted from 1.
+    """
+    plt = _pyplot()
+    if isinstance(estimator_or_curves, dict):
+        curves = dict(estimator_or_curves)
+    else:
+        curves = {"training": estimator_or_curves.loss_curve_}
+        valid = getattr(estimator_or_curves, "validation_loss_curve_", None)
+        if valid is not None:
+            curves["validation"] = valid
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    for name, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    if title is not None:
+        ax.set_title(title)
+    return ax.figure
+
+
+def plot_latent_manifold(estimator, *, n=15, extent=None, image_shape=None, ax=None):
+    """Decode an ``n x n`` grid of 2-D codes into one mosaic of images.
+
+    The article's digit manifold: walk a regular grid over the latent plane
+    and draw what the decoder makes of each point.
+
+    Parameters
+    ----------
+    estimator : fitted estimator with 2 components
+        Anything with ``inverse_transform`` from 2-D codes, e.g.
+        ``AutoencoderTransformer(n_components=2)`` or ``PCA(2)``.
+
+    n : int, default=15
+        Grid points per axis.
+
+    extent : tuple of 4 floats, default=None
+        ``(x_min, x_max, y_min, y_max)`` of the grid; None uses ``[-2, 2]``
+        on both axes (a variational model's prior covers that).
+
+    image_shape : tuple of int, default=None
+        Shape of one decoded image; None infers a square one.
+
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; None makes a new figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One axes holding one ``(n * height, n * width)`` image.
+    """
+    plt = _pyplot()
+    x_min, x_max, y_min, y_max = extent if extent is not None else (-2, 2, -2, 2)
+    xs = np.linspace(x_min, x_max, n)
+    ys = np.linspace(y_max, y_min, n)  # top row is the largest y
+    grid = np.array([[x, y] for y in ys for x in xs], dtype=np.float32)
+    decoded = np.asarray(estimator.inverse_transform(grid))
+    h, w = _image_shape(decoded.shape[1], image_shape)
+    mosaic = decoded.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(mosaic, cmap="gray_r", extent=(x_min, x_max, y_min, y_max))
+    ax.set_xlabel("code 0")
+    ax.set_ylabel("code 1")
+    return ax.figure
