@@ -1,5 +1,7 @@
 """ONNX export of the encoder or the decoder, input scaling included."""
 
+import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -71,14 +73,27 @@ def export_onnx(estimator, path, *, part):
         example = torch.zeros(2, estimator.n_components_)
         output = "X_reconstructed"
     batch = torch.export.Dim("batch")
-    torch.onnx.export(
-        wrapper.eval(),
-        (example,),
-        str(path),
-        input_names=["X"],
-        output_names=[output],
-        dynamic_shapes=({0: batch},),
-        dynamo=True,
-        verbose=False,
-    )
+    # The exporter logs a warning per torchvision operator it cannot register
+    # when torchvision is absent (none can occur in these graphs), and trips
+    # over its own deprecated pytree API; neither concerns the user.
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=".*LeafSpec", category=FutureWarning
+            )
+            torch.onnx.export(
+                wrapper.eval(),
+                (example,),
+                str(path),
+                input_names=["X"],
+                output_names=[output],
+                dynamic_shapes=({0: batch},),
+                dynamo=True,
+                verbose=False,
+            )
+    finally:
+        registration.setLevel(level)
     return path

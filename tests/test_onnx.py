@@ -26,7 +26,6 @@ def _run(path, X):
     return out
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_encoder_and_decoder_match_the_estimator(model, X_small, tmp_path):
     X = X_small * 4 - 1 if model.loss == "mse" else X_small
     encoder = model.export_onnx(tmp_path / "encoder.onnx")
@@ -50,8 +49,6 @@ def test_bad_part_is_refused(model, tmp_path):
         model.export_onnx(tmp_path / "x.onnx", part="both")
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning")
-@pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize(
     "params",
     [
