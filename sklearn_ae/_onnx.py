@@ -74,15 +74,17 @@ def export_onnx(estimator, path, *, part):
         output = "X_reconstructed"
     batch = torch.export.Dim("batch")
     # The exporter logs a warning per torchvision operator it cannot register
-    # when torchvision is absent (none can occur in these graphs), and trips
-    # over its own deprecated pytree API; neither concerns the user.
+    # when torchvision is absent (none can occur in these graphs), and warns
+    # about its own deprecated internals; neither concerns the user.
     registration = logging.getLogger("torch.onnx._internal.exporter._registration")
     level = registration.level
     registration.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            # nn.LSTM re-assigns its flat weight list while being traced.
             warnings.filterwarnings(
-                "ignore", message=".*LeafSpec", category=FutureWarning
+                "ignore", message=r"The tensor attributes .*_flat_weights"
             )
             torch.onnx.export(
                 wrapper.eval(),
