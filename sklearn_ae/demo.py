@@ -402,7 +402,11 @@ def _write_figures(fitted, X_test, y_test, image_shape, output_dir):
         if hasattr(item["estimator"], "loss_curve_")
     }
     if curves:
-        save(plot_loss_curve(curves, title="training loss (scaled data)"), "loss.png")
+        fig = plot_loss_curve(
+            curves, title="training loss (scaled data; VAEs: + KL term)"
+        )
+        fig.tight_layout()
+        save(fig, "loss.png")
 
     two_d = {
         label: item
