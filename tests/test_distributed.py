@@ -68,6 +68,7 @@ def _summary(ae):
         "loss_curve": ae.loss_curve_,
         "validation_loss_curve": ae.validation_loss_curve_,
         "Z": ae.transform(_data(20)),
+        "batch_sizes": list(ae.net_.history[0, "batches", :, "train_batch_size"]),
     }
 
 
@@ -155,6 +156,17 @@ def _assert_same_on_every_rank(results):
         assert other["n_iter"] == first["n_iter"]
         assert other["loss_curve"] == first["loss_curve"]
         assert other["validation_loss_curve"] == first["validation_loss_curve"]
+
+
+def test_each_rank_trains_on_its_share_of_every_batch(ranks):
+    out, failed = ranks
+    assert not {"fit", "uneven"} & set(failed), failed
+    # 193 rows in batches of 64 (the last of 1 row) and 199 (the last of 7).
+    assert [r["batch_sizes"] for r in out["fit"]] == [[32, 32, 32, 1], [32, 32, 32, 0]]
+    assert [r["batch_sizes"] for r in out["uneven"]] == [
+        [32, 32, 32, 4],
+        [32, 32, 32, 3],
+    ]
 
 
 @pytest.mark.parametrize("name", ["fit", "uneven", "early_stopping"])
