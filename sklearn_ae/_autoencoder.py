@@ -274,7 +274,10 @@ class AutoencoderTransformer(
         L2 penalty passed to the optimizer.
 
     batch_size : int, default=64
-        Samples per optimisation step.
+        Samples per optimisation step. In data-parallel training (several
+        processes in a ``torch.distributed`` process group, see the Notes)
+        it is the total over all processes, each taking its share, so the
+        same parameters give the same model on any number of processes.
 
     max_iter : int, default=50
         Maximum number of epochs (passes over the training data). Training
@@ -382,6 +385,16 @@ class AutoencoderTransformer(
     module does not receive ``hidden_layer_sizes``, ``activation`` or
     ``code_activation`` (they must keep their defaults): its settings go in
     ``module_params``.
+
+    **Data-parallel training.** When ``torch.distributed`` has an initialised
+    default process group of more than one process (e.g. started by
+    ``torchrun``), ``fit`` and ``partial_fit`` train data-parallel, with no
+    parameter to set: every process passes the same X, takes its share of
+    every batch, and the gradients and epoch losses are averaged across the
+    processes, so all end with the same model, equal (up to float rounding)
+    to the single-process fit with the same parameters. Denoising noise and a
+    VAE's samples are drawn per process, so those fits are equivalent but not
+    equal. ``verbose`` prints from process 0 only.
 
     **The article's models.** Single layer: ``hidden_layer_sizes=()``;
     sparse: add ``sparsity=1e-4, code_activation="relu"``; deep:

@@ -178,9 +178,9 @@ def test_data_parallel_fit_equals_single_process_fit(ranks, name):
     # batch_size is the global batch: the same parameters give the same model.
     assert got["n_iter"] == single.n_iter_
     for key, w in _weights(single).items():
-        assert_allclose(got["weights"][key], w, rtol=1e-4, atol=1e-5)
+        assert_allclose(got["weights"][key], w, rtol=1e-5, atol=1e-6)
     assert_allclose(got["loss_curve"], single.loss_curve_, rtol=1e-5)
-    assert_allclose(got["Z"], single.transform(_data(20)), rtol=1e-4, atol=1e-5)
+    assert_allclose(got["Z"], single.transform(_data(20)), rtol=1e-5, atol=1e-6)
 
 
 def test_early_stopping_stops_every_rank_at_the_same_epoch(ranks):
@@ -212,7 +212,7 @@ def test_partial_fit_equals_single_process(ranks):
     ae = AutoencoderTransformer(**BASE, batch_size=50, random_state=0)
     ae.partial_fit(_data(200)[:100]).partial_fit(_data(200)[100:])
     for key, w in _weights(ae).items():
-        assert_allclose(out["partial_fit"][0]["weights"][key], w, rtol=1e-4, atol=1e-5)
+        assert_allclose(out["partial_fit"][0]["weights"][key], w, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(
