@@ -22,6 +22,7 @@ from skorch.helper import predefined_split
 from torch import nn
 
 from ._compat import Interval, StrOptions, _fit_context
+from ._distributed import current_group
 from ._modules import (
     ACTIVATIONS,
     ConvAutoencoder,
@@ -273,7 +274,10 @@ class AutoencoderTransformer(
         L2 penalty passed to the optimizer.
 
     batch_size : int, default=64
-        Samples per optimisation step.
+        Samples per optimisation step. In data-parallel training (several
+        processes in a ``torch.distributed`` process group, see the Notes)
+        it is the total over all processes, each taking its share, so the
+        same parameters give the same model on any number of processes.
 
     max_iter : int, default=50
         Maximum number of epochs (passes over the training data). Training
@@ -381,6 +385,16 @@ class AutoencoderTransformer(
     module does not receive ``hidden_layer_sizes``, ``activation`` or
     ``code_activation`` (they must keep their defaults): its settings go in
     ``module_params``.
+
+    **Data-parallel training.** When ``torch.distributed`` has an initialised
+    default process group of more than one process (e.g. started by
+    ``torchrun``), ``fit`` and ``partial_fit`` train data-parallel, with no
+    parameter to set: every process passes the same X, takes its share of
+    every batch, and the gradients and epoch losses are averaged across the
+    processes, so all end with the same model, equal (up to float rounding)
+    to the single-process fit with the same parameters. Denoising noise and a
+    VAE's samples are drawn per process, so those fits are equivalent but not
+    equal. ``verbose`` prints from process 0 only.
 
     **The article's models.** Single layer: ``hidden_layer_sizes=()``;
     sparse: add ``sparsity=1e-4, code_activation="relu"``; deep:
@@ -805,6 +819,7 @@ class AutoencoderTransformer(
             optimizer = OPTIMIZERS[optimizer]
             optimizer_kwargs = fused_optimizer_kwargs(optimizer, device)
         callbacks = self._callbacks()
+        group = current_group()
         if not stopper:
             callbacks = [cb for cb in callbacks if not _named(cb, "early_stopping")]
         return AutoencoderNet(
@@ -820,7 +835,8 @@ class AutoencoderTransformer(
             train_split=None if valid is None else predefined_split(valid),
             callbacks=callbacks,
             device=device,
-            verbose=self.verbose,
+            # In data-parallel training, process 0 alone prints.
+            verbose=self.verbose if group is None or group.rank == 0 else 0,
             to_tensor=InputScaler(mean, scale, device),
             generator=torch.Generator().manual_seed(seed),
             sparsity=self.sparsity,
@@ -828,6 +844,46 @@ class AutoencoderTransformer(
             beta=self.beta,
             corrupt=self._corruption(mean, scale),
         )
+
+    def _data_parallel_seed(self, X, seed, mean, scale, *, validating=False):
+        """``seed``, or process 0's seed when training data-parallel.
+
+        In a process group of several processes (see the README's "GPU"
+        section) every process must pass the same X: its shape and a
+        fingerprint of it are compared, and the group must not outnumber the
+        rows of a batch, of the training set or of the validation set. Each
+        check raises on every process alike, so none is left waiting.
+        """
+        group = current_group()
+        if group is None:
+            return seed
+        device = self._resolve_device()
+        n_samples = X.shape[0]
+        fingerprint = [
+            *X.shape,
+            scale,
+            0.0 if mean is None else float(np.sum(mean)),
+            float(_dense(X[:1]).sum()),
+            float(_dense(X[-1:]).sum()),
+        ]
+        group.check_same("X", fingerprint, device)
+        n_valid = int(np.ceil(self.validation_fraction * n_samples)) * validating
+        sizes = {"batch_size": self.batch_size, "training rows": n_samples - n_valid}
+        if validating:
+            sizes["validation rows"] = n_valid
+        small = {k: v for k, v in sizes.items() if v < group.world_size}
+        if small:
+            raise ValueError(
+                f"Data-parallel training on {group.world_size} processes needs at "
+                f"least one row per process in every batch; got {small}."
+            )
+        if self.verbose and group.rank == 0:
+            print(
+                f"Data-parallel training on {group.world_size} processes "
+                f"({group.backend}): {self.batch_size} rows per step in all, "
+                f"about {self.batch_size / group.world_size:.4g} per process."
+            )
+        return group.broadcast_int(seed, device)
 
     @staticmethod
     def _run(net, seed, train):
@@ -856,6 +912,9 @@ class AutoencoderTransformer(
         self._check_training_options()
         mean, scale = self._input_statistics(X)
         seed = _seed_from(self.random_state)
+        seed = self._data_parallel_seed(
+            X, seed, mean, scale, validating=self.early_stopping
+        )
         train_idx, valid_idx = self._split(X.shape[0], seed)
         net = self._make_net(
             X.shape[1],
@@ -920,6 +979,7 @@ class AutoencoderTransformer(
             self._check_training_options()
             mean, scale = self._input_statistics(X)
             seed = _seed_from(self.random_state)
+            seed = self._data_parallel_seed(X, seed, mean, scale)
             net = self._make_net(X.shape[1], mean, scale, seed, stopper=False)
             self._run(net, seed, net.initialize)
             self._set_fitted(net, mean, scale, X.dtype)
@@ -927,6 +987,8 @@ class AutoencoderTransformer(
             self.n_iter_ = 0
             self.loss_curve_ = []
             self.validation_loss_curve_ = None
+        else:
+            self._data_parallel_seed(X, self._seed, self.mean_, self.scale_)
         net = self.net_
         if any(_named(cb, "early_stopping") for cb in net.callbacks):
             # Continuing a fit: one epoch per call, no validation, no stopping.

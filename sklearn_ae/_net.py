@@ -29,6 +29,11 @@ gathering rows from numpy cost about as much as the 784-32-784 model's forward
 pass (``aten::index`` alone 120-200 us for 256 x 784 floats, ``index_select``
 20 us); see the README's Performance section. Memory maps, sparse matrices
 and larger arrays keep the streaming path, so they are never copied whole.
+
+In a ``torch.distributed`` process group of several processes the net trains
+data-parallel (see ``_distributed``): the iterator gives each process its
+share of every global batch, ``train_step_single`` averages the gradients over
+the processes, and the epoch losses are averaged over them by a callback.
 """
 
 import mmap
@@ -38,6 +43,8 @@ import scipy.sparse as sp
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+
+from ._distributed import SyncEpochLosses, current_group
 
 __all__ = [
     "TENSOR_CACHE_BYTES",
@@ -131,16 +138,30 @@ class BatchIterator:
     ``shuffle`` is true, so every epoch sees the data in a new order and the
     sequence of orders is fixed by the generator's seed. With ``tensor`` (the
     whole dataset, already converted) batches are gathered from it; the
-    batches are the same as without it.
+    batches are the same as without it. With ``shard`` (a function of
+    ``(start, stop)`` giving this process's ``(lo, hi)``, see
+    ``ProcessGroup.shard``) each batch of ``batch_size`` rows is cut as usual
+    and only this process's part of it is yielded (possibly empty); every
+    process yields the same number of batches.
     """
 
-    def __init__(self, dataset, batch_size, shuffle, generator, to_tensor, tensor=None):
+    def __init__(
+        self,
+        dataset,
+        batch_size,
+        shuffle,
+        generator,
+        to_tensor,
+        tensor=None,
+        shard=None,
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
         self.to_tensor = to_tensor
         self.tensor = tensor
+        self.shard = shard
 
     def __len__(self):
         return -(-len(self.dataset) // self.batch_size)
@@ -148,19 +169,23 @@ class BatchIterator:
     def __iter__(self):
         n = len(self.dataset)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        tensor = self.tensor
+        tensor, shard = self.tensor, self.shard
         for start in range(0, n, self.batch_size):
             stop = min(start + self.batch_size, n)
             if order is None:
+                lo, hi = (start, stop) if shard is None else shard(start, stop)
                 if tensor is not None:
-                    xb = tensor[start:stop]
+                    xb = tensor[lo:hi]
                 else:
-                    xb = self.to_tensor(self.dataset.rows(np.arange(start, stop)))
+                    xb = self.to_tensor(self.dataset.rows(np.arange(lo, hi)))
                 yield xb, xb
                 continue
             # Sorted positions read memory (and memory maps) in order; the
             # batch is a set for the loss, so the order inside it is free.
             positions = order[start:stop].sort().values
+            if shard is not None:
+                lo, hi = shard(0, stop - start)
+                positions = positions[lo:hi]
             if tensor is not None:
                 xb = tensor.index_select(0, positions.to(tensor.device))
             else:
@@ -273,14 +298,23 @@ class AutoencoderNet(NeuralNet):
         self.beta = beta
         self.corrupt = corrupt
         self._tensors = {}
+        self._process_group = None
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         # The cached tensors live for one call only: a fitted net (kept and
-        # pickled by the estimator) holds no copy of the training data.
+        # pickled by the estimator) holds no copy of the training data. The
+        # process group is looked up for each call, and never pickled.
+        self._process_group = group = current_group()
         try:
+            if group is not None and group.rank:
+                # The weights were initialised alike on every process; the
+                # noise of denoising and the VAE's samples must differ.
+                seeds = np.random.SeedSequence([torch.initial_seed(), group.rank])
+                torch.manual_seed(int(seeds.generate_state(1)[0]))
             return super().partial_fit(X, y, classes, **fit_params)
         finally:
             self._tensors.clear()
+            self._process_group = None
 
     def dataset_tensor(self, dataset):
         """``dataset`` as one device tensor if it is small and dense, else None.
@@ -296,7 +330,12 @@ class AutoencoderNet(NeuralNet):
         return self._tensors[key][1]
 
     def get_default_callbacks(self):
-        return [*super().get_default_callbacks(), ("divergence", _DivergenceCheck())]
+        # After skorch's loss scoring, before early stopping and PrintLog.
+        return [
+            *super().get_default_callbacks(),
+            ("sync_epoch_losses", SyncEpochLosses()),
+            ("divergence", _DivergenceCheck()),
+        ]
 
     def get_iterator(self, dataset, training=False):
         return BatchIterator(
@@ -306,6 +345,7 @@ class AutoencoderNet(NeuralNet):
             generator=self.generator,
             to_tensor=self.to_tensor,
             tensor=self.dataset_tensor(dataset),
+            shard=None if self._process_group is None else self._process_group.shard,
         )
 
     def infer(self, x, **fit_params):
@@ -324,10 +364,23 @@ class AutoencoderNet(NeuralNet):
         return module.decode(z), z, (mean, log_var)
 
     def train_step_single(self, batch, **fit_params):
+        Xi, yi = batch
         if self.corrupt is not None:
-            Xi, yi = batch
             batch = (self.corrupt(Xi), yi)
-        return super().train_step_single(batch, **fit_params)
+        group = self._process_group
+        if group is None:
+            return super().train_step_single(batch, **fit_params)
+        if len(Xi):
+            step = super().train_step_single(batch, **fit_params)
+        else:  # fewer rows in this batch than processes: none here
+            step = {"loss": torch.zeros((), device=Xi.device), "y_pred": None}
+        group.average_gradients(self.module_.parameters(), len(Xi))
+        return step
+
+    def validation_step(self, batch, **fit_params):
+        if self._process_group is not None and not len(batch[0]):
+            return {"loss": torch.zeros((), device=batch[0].device), "y_pred": None}
+        return super().validation_step(batch, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Reconstruction loss, + L1 on the code (training), + beta * KL.
