@@ -64,8 +64,11 @@ fig = plot_embedding(
 fig.savefig(OUTPUT / "zoo_vae_latent.png", dpi=80)
 
 # %%
-# The decoder walked over a 15 x 15 grid of the latent plane.
-fig = plot_latent_manifold(vae, n=15, image_shape=image_shape)
+# The decoder walked over a 15 x 15 grid of the latent plane, between the 5% and
+# 95% quantiles of the prior N(0, 1) on each axis, as in the article.
+fig, ax = plt.subplots(figsize=(5, 5))
+q = 1.645
+plot_latent_manifold(vae, n=15, extent=(-q, q, -q, q), image_shape=image_shape, ax=ax)
 fig.savefig(OUTPUT / "zoo_vae_manifold.png", dpi=80)
 
 # %%
