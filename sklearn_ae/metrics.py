@@ -9,7 +9,7 @@ For the 2-D embeddings use :func:`sklearn.manifold.trustworthiness`.
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
-__all__ = ["code_knn_accuracy", "reconstruction_mse"]
+__all__ = ["code_knn_accuracy", "reconstruction_bce", "reconstruction_mse"]
 
 
 def reconstruction_mse(reducer, X):
@@ -40,6 +40,45 @@ def reconstruction_mse(reducer, X):
     X = np.asarray(X)
     X_hat = np.asarray(reducer.inverse_transform(reducer.transform(X)))
     return float(np.mean((X.astype(np.float64) - X_hat) ** 2))
+
+
+def reconstruction_bce(reducer, X, *, eps=1e-7):
+    """Per-pixel binary cross-entropy of ``inverse_transform(transform(X))``.
+
+    The Keras autoencoder article's loss (``binary_crossentropy``, a mean
+    over samples and features) for data in [0, 1]. Reconstructions are
+    clipped to ``[eps, 1 - eps]`` first, so a reducer whose output leaves
+    [0, 1] (PCA) gets a finite number.
+
+    Parameters
+    ----------
+    reducer : fitted estimator
+        Has ``transform`` and ``inverse_transform``.
+
+    X : array-like of shape (n_samples, n_features)
+        Data in [0, 1] to reconstruct, ideally held out from the fit.
+
+    eps : float, default=1e-7
+        Clipping of the reconstructions away from 0 and 1 (Keras' epsilon).
+
+    Returns
+    -------
+    bce : float
+        Mean over samples and features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae.metrics import reconstruction_bce
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
+    >>> round(reconstruction_bce(PCA(2).fit(X), X), 4)  # the entropy of 0.5s
+    0.231
+    """
+    X = np.asarray(X, dtype=np.float64)
+    X_hat = np.asarray(reducer.inverse_transform(reducer.transform(X)))
+    P = np.clip(X_hat.astype(np.float64), eps, 1 - eps)
+    return float(-np.mean(X * np.log(P) + (1 - X) * np.log1p(-P)))
 
 
 def code_knn_accuracy(reducer, X_train, y_train, X_test, y_test, *, n_neighbors=5):
