@@ -31,14 +31,14 @@ def _torch_module(widths):
     return nn.Sequential(*layers)
 
 
-def train_sklearn_ae(Xtr, Xte, widths, epochs, batch_size, seed):
+def train_sklearn_ae(Xtr, Xte, widths, epochs, batch_size, seed, loss="bce"):
     from sklearn_ae import AutoencoderTransformer
 
     ae = AutoencoderTransformer(
         widths[-1],
         hidden_layer_sizes=tuple(widths[1:-1]),
         code_activation="relu",
-        loss="bce",
+        loss=loss,
         learning_rate=LR,
         batch_size=batch_size,
         max_iter=epochs,
@@ -50,6 +50,11 @@ def train_sklearn_ae(Xtr, Xte, widths, epochs, batch_size, seed):
     ae.fit(Xtr)
     fit_s = time.perf_counter() - t
     return fit_s, ae.n_iter_, ae.inverse_transform(ae.transform(Xte))
+
+
+def train_sklearn_ae_mse(Xtr, Xte, widths, epochs, batch_size, seed):
+    """sklearn_ae doing MLPRegressor's arithmetic: linear output, squared error."""
+    return train_sklearn_ae(Xtr, Xte, widths, epochs, batch_size, seed, loss="mse")
 
 
 def train_torch_loop(Xtr, Xte, widths, epochs, batch_size, seed):
@@ -150,6 +155,7 @@ PEERS = {
     "torch loop": train_torch_loop,
     "skorch NeuralNet": train_skorch,
     "MLPRegressor": train_mlp,
+    "sklearn_ae, loss='mse'": train_sklearn_ae_mse,
     "Keras 3 (torch)": train_keras,
 }
 

@@ -398,7 +398,9 @@ def main(argv=None):
         "model's matrix-multiply FLOPs per sample (forward and backward) times "
         "samples per second, divided by that limit. MLPRegressor has a linear "
         "output and squared-error loss (it has no cross-entropy), so its BCE is "
-        "of its clipped output.",
+        "of its clipped output; `sklearn_ae, loss='mse'` does the same "
+        "arithmetic as MLPRegressor (linear output, squared error), for a "
+        "like-for-like time.",
         "",
         "| model | peer | batch | us / sample-epoch | vs sklearn_ae | test BCE "
         "| test MSE | peak memory (MiB) | FLOPs / sample | of limit |",

@@ -23,6 +23,7 @@ from torch import nn
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._distributed import current_group
+from ._losses import BCEWithLogitsLoss
 from ._modules import (
     ACTIVATIONS,
     ConvAutoencoder,
@@ -53,7 +54,7 @@ OPTIMIZERS = {
     "radam": torch.optim.RAdam,
 }
 
-LOSSES = {"mse": nn.MSELoss, "bce": nn.BCEWithLogitsLoss}
+LOSSES = {"mse": nn.MSELoss, "bce": BCEWithLogitsLoss}
 
 ARCHITECTURES = {
     "mlp": MLPAutoencoder,
