@@ -441,7 +441,7 @@ def test_grid_search_without_y_uses_reconstruction_score(X_small):
 def test_pipeline_into_tsne(X_small):
     pipe = make_pipeline(
         AutoencoderTransformer(n_components=8, **FAST),
-        TSNE(n_components=2, perplexity=10, random_state=0, max_iter=250),
+        TSNE(n_components=2, perplexity=10, random_state=0),
     )
     assert pipe.fit_transform(X_small[:100]).shape == (100, 2)
 
