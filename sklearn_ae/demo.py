@@ -38,54 +38,38 @@ def _pca(n_components, random_state, **_):
     return PCA(n_components=n_components, random_state=random_state)
 
 
-def _ae(n_components, max_iter, random_state, verbose, **_):
+def _autoencoder(n_components, max_iter, random_state, verbose, params=None, **_):
+    """``AutoencoderTransformer`` with the demo's settings and ``params``."""
     return AutoencoderTransformer(
         n_components=n_components,
         max_iter=max_iter,
         random_state=random_state,
         verbose=verbose,
+        **(params or {}),
     )
 
 
-def _deep_ae(n_components, max_iter, random_state, verbose, **_):
-    return AutoencoderTransformer(
-        n_components=n_components,
-        hidden_layer_sizes=(128, 64),
-        max_iter=max_iter,
-        random_state=random_state,
-        verbose=verbose,
-    )
+def _deep_ae(**keywords):
+    return _autoencoder(**keywords, params={"hidden_layer_sizes": (128, 64)})
 
 
-def _conv_ae(n_components, max_iter, random_state, verbose, image_shape, **_):
+def _conv_ae(image_shape=None, **keywords):
     if image_shape is None:
         raise ValueError(
             'The "conv AE" method needs image_shape=(height, width); pass it '
             "to compare()."
         )
-    return AutoencoderTransformer(
-        n_components=n_components,
-        architecture="conv",
-        input_shape=(1, *image_shape),
-        max_iter=max_iter,
-        random_state=random_state,
-        verbose=verbose,
-    )
+    params = {"architecture": "conv", "input_shape": (1, *image_shape)}
+    return _autoencoder(**keywords, params=params)
 
 
-def _vae(n_components, max_iter, random_state, verbose, **_):
-    return AutoencoderTransformer(
-        n_components=n_components,
-        variational=True,
-        max_iter=max_iter,
-        random_state=random_state,
-        verbose=verbose,
-    )
+def _vae(**keywords):
+    return _autoencoder(**keywords, params={"variational": True})
 
 
 METHODS = {
     "PCA": _pca,
-    "AE": _ae,
+    "AE": _autoencoder,
     "deep AE": _deep_ae,
     "conv AE": _conv_ae,
     "VAE": _vae,
