@@ -899,8 +899,16 @@ class AutoencoderTransformer(
             torch.manual_seed(seed)
             return train()
 
-    def _set_fitted(self, net, mean, scale, dtype):
+    def _build(self, n_features, mean, scale, seed, *, stopper=True):
+        """A net for these parameters, initialised under ``seed``: the model
+        that ``partial_fit`` starts from and that ``load`` fills in."""
+        net = self._make_net(n_features, mean, scale, seed, stopper=stopper)
+        self._run(net, seed, net.initialize)
+        return net
+
+    def _set_fitted(self, net, mean, scale, dtype, seed):
         self._fit_dtype = np.dtype(dtype)
+        self._seed = seed
         self.n_components_ = self.n_components
         self.mean_ = mean
         self.scale_ = scale
@@ -930,8 +938,7 @@ class AutoencoderTransformer(
         net.train_split = None
 
         history = net.history
-        self._set_fitted(net, mean, scale, X.dtype)
-        self._seed = seed
+        self._set_fitted(net, mean, scale, X.dtype, seed)
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
         self.validation_loss_curve_ = (
@@ -981,10 +988,8 @@ class AutoencoderTransformer(
             mean, scale = self._input_statistics(X)
             seed = _seed_from(self.random_state)
             seed = self._data_parallel_seed(X, seed, mean, scale)
-            net = self._make_net(X.shape[1], mean, scale, seed, stopper=False)
-            self._run(net, seed, net.initialize)
-            self._set_fitted(net, mean, scale, X.dtype)
-            self._seed = seed
+            net = self._build(X.shape[1], mean, scale, seed, stopper=False)
+            self._set_fitted(net, mean, scale, X.dtype, seed)
             self.n_iter_ = 0
             self.loss_curve_ = []
             self.validation_loss_curve_ = None
@@ -1097,11 +1102,9 @@ class AutoencoderTransformer(
     def _restore(self, n_features, mean, scale, seed, state_dict, dtype):
         """Build the net for these parameters and load ``state_dict`` into it."""
         self._check_training_options()
-        net = self._make_net(n_features, mean, scale, seed)
-        self._run(net, seed, net.initialize)
+        net = self._build(n_features, mean, scale, seed)
         net.module_.load_state_dict(state_dict, strict=True)
-        self._set_fitted(net, mean, scale, dtype)
-        self._seed = seed
+        self._set_fitted(net, mean, scale, dtype, seed)
 
     # ----------------------------------------------------------------- ONNX
 

@@ -36,6 +36,7 @@ share of every global batch, ``train_step_single`` averages the gradients over
 the processes, and the epoch losses are averaged over them by a callback.
 """
 
+import functools
 import mmap
 
 import numpy as np
@@ -401,12 +402,14 @@ class AutoencoderNet(NeuralNet):
         return loss
 
 
+@functools.cache
 def fused_optimizer_kwargs(optimizer, device):
     """``{"fused": True}`` where torch has a fused kernel for ``optimizer`` on
     ``device`` (Adam, AdamW, SGD, Adagrad on CPU since torch 2.4), else ``{}``.
 
     One fused kernel per step replaces a Python loop over the parameters and
-    several kernels per parameter; results are deterministic either way.
+    several kernels per parameter; results are deterministic either way. The
+    answer is probed once per optimizer class and device string.
     """
     if optimizer not in (
         torch.optim.Adam,
