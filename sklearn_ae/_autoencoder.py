@@ -1,152 +1,48 @@
-"""The scikit-learn face: :class:`AutoencoderTransformer`."""
+"""The scikit-learn face: :class:`AutoencoderTransformer`.
+
+The estimator checks input, keeps the fitted state and maps between the
+user's arrays and the trained module. Everything else has its own module:
+``_config`` turns parameters into a network, ``_scaling`` maps the user's
+units to the module's, ``_data`` checks and batches input, ``_net`` trains,
+``_distributed`` trains data-parallel, ``_persistence`` and ``_onnx`` write
+files.
+"""
 
 import copy
-import inspect
-import math
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping
-from skorch.helper import predefined_split
-from torch import nn
 
-from ._compat import Interval, StrOptions, _fit_context
-from ._distributed import current_group
-from ._losses import BCEWithLogitsLoss
-from ._modules import (
-    ACTIVATIONS,
-    ConvAutoencoder,
-    LSTMAutoencoder,
-    MLPAutoencoder,
+from ._compat import _fit_context
+from ._config import (
+    PARAMETER_CONSTRAINTS,
+    build_net,
+    n_validation_rows,
+    resolve_device,
+    seed_from,
+    seeded,
+    validation_split,
 )
-from ._net import (
-    AutoencoderNet,
-    Corruption,
-    InputScaler,
-    RowDataset,
-    TrainingDiverged,
-    as_tensor,
-    fused_optimizer_kwargs,
-)
-from ._validation import check_X
+from ._data import RowDataset, as_tensor, check_X, map_rows
+from ._distributed import agree_on_seed
+from ._net import TrainingDiverged
+from ._scaling import InputScaler
 
 __all__ = ["AutoencoderTransformer"]
-
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-    "adadelta": torch.optim.Adadelta,
-    "adagrad": torch.optim.Adagrad,
-    "nadam": torch.optim.NAdam,
-    "radam": torch.optim.RAdam,
-}
-
-LOSSES = {"mse": nn.MSELoss, "bce": BCEWithLogitsLoss}
-
-ARCHITECTURES = {
-    "mlp": MLPAutoencoder,
-    "conv": ConvAutoencoder,
-    "lstm": LSTMAutoencoder,
-}
-
-# The estimator's parameters that each built-in architecture is built from.
-# Set away from its default for an architecture that does not use it, one of
-# them is an error (a custom module gets none of them: it has module_params).
-_MODULE_PARAMETERS = {
-    "mlp": ("hidden_layer_sizes", "activation", "code_activation"),
-    "conv": ("activation", "code_activation"),
-    "lstm": ("code_activation",),
-}
-
-# What input_shape must look like for the architectures that read it.
-_INPUT_SHAPES = {
-    "conv": (3, "(channels, height, width), e.g. (1, 28, 28)"),
-    "lstm": (2, "(timesteps, n_channels), e.g. (50, 3)"),
-}
-
-# Rows per forward pass in transform, inverse_transform and scoring: large
-# enough to keep the matrix multiplies efficient, small enough to bound memory
-# (4096 x 784 float32 is 12 MiB). Fixed, so results never depend on batch_size.
-_INFERENCE_ROWS = 4096
-
-
-def _noop(*args, **kwargs):
-    """A picklable sink for skorch messages when ``verbose=0``."""
-
-
-def _seed_from(random_state):
-    """An integer seed for one fit, leaving numpy's global RNG untouched."""
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, Integral):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def _named(callback, name):
     return isinstance(callback, tuple) and callback[0] == name
-
-
-def _row_chunks(n_rows):
-    step = _INFERENCE_ROWS
-    for start in range(0, n_rows, step):
-        yield slice(start, min(start + step, n_rows))
-
-
-def _dense(X):
-    return X.toarray() if sp.issparse(X) else np.asarray(X)
-
-
-def _centre_and_scale(X):
-    """Per-feature mean and one global scale (the RMS of the centred data).
-
-    Two passes over row chunks in float64, so a memory map or a sparse matrix
-    is never densified whole.
-    """
-    n, n_features = X.shape
-    total = np.zeros(n_features)
-    for rows in _row_chunks(n):
-        total += _dense(X[rows]).sum(axis=0, dtype=np.float64)
-    mean = total / n
-    sq = 0.0
-    with np.errstate(over="ignore"):
-        for rows in _row_chunks(n):
-            sq += float(np.square(_dense(X[rows]) - mean).sum(dtype=np.float64))
-    scale = np.sqrt(sq / (n * n_features))  # not X.size: that is nnz if sparse
-    if not np.isfinite(scale):
-        raise ValueError(
-            "Input contains values too large to be centred and scaled in "
-            "float64; rescale X first (e.g. with StandardScaler)."
-        )
-    return mean, (scale if scale > 0 else 1.0)
-
-
-def _value_range(X):
-    lo, hi = np.inf, -np.inf
-    for rows in _row_chunks(X.shape[0]):
-        chunk = X[rows]
-        if sp.issparse(chunk):
-            values = chunk.data
-            if chunk.nnz < chunk.shape[0] * chunk.shape[1]:
-                lo, hi = min(lo, 0.0), max(hi, 0.0)
-        else:
-            values = np.asarray(chunk)
-        if values.size:
-            lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
-    return lo, hi
 
 
 class AutoencoderTransformer(
@@ -193,28 +89,27 @@ class AutoencoderTransformer(
         Widths of the encoder's hidden layers, from the input inwards; the
         decoder mirrors them. ``()`` is the single-layer autoencoder
         ``n_features -> n_components -> n_features``; ``(128, 64)`` with
-        ``n_components=32`` is the Keras article's deep model. Used by
-        ``architecture="mlp"`` only; for another architecture it must keep
-        its default.
+        ``n_components=32`` is the Keras article's deep model. Only used when
+        ``architecture="mlp"``.
 
     activation : {"relu", "leaky_relu", "elu", "selu", "gelu", "silu", \
             "tanh", "logistic", "identity"}, default="relu"
         Activation of the hidden layers (``"mlp"``) or of the convolutions
-        (``"conv"``). An LSTM or a custom module does not use it, so it must
-        keep its default there.
+        (``"conv"``). Not used by ``"lstm"`` or a custom module.
 
     code_activation : str, default="identity"
         Activation of the code layer, one of the ``activation`` options. The
         default keeps the code linear, like PCA's scores; the Keras article
-        uses ``"relu"``. Must be ``"identity"`` when ``variational=True`` and
-        for a custom module.
+        uses ``"relu"``. Not used when ``variational=True`` (the code layer
+        outputs a Gaussian mean and log-variance) or by a custom module.
 
     input_shape : tuple of int or None, default=None
         The shape of one sample: ``(channels, height, width)`` for
         ``architecture="conv"``, ``(timesteps, n_channels)`` for ``"lstm"``,
         any shape a custom module understands. Its product must equal the
         number of features of X, whose rows hold the samples flattened in C
-        order (``images.reshape(len(images), -1)``). Not used by ``"mlp"``.
+        order (``images.reshape(len(images), -1)``). Not used by ``"mlp"``,
+        which reads flat rows.
 
     module_params : dict or None, default=None
         Extra keyword arguments for the module's constructor, e.g.
@@ -233,7 +128,8 @@ class AutoencoderTransformer(
         (so ``loss_curve_`` includes it and the validation loss does not). As
         in the article's original: ``sparsity * sum over code units of the
         batch mean of |z|``. The article uses ``1e-4`` with
-        ``code_activation="relu"``. Cannot be combined with ``variational``.
+        ``code_activation="relu"``. With ``variational=True`` it applies to
+        the sampled code.
 
     noise : float, default=0.0
         Corruption of the training inputs for a denoising autoencoder; the
@@ -246,7 +142,7 @@ class AutoencoderTransformer(
     noise_type : {"gaussian", "mask"}, default="gaussian"
         ``"gaussian"`` adds ``N(0, noise^2)`` to every input, then clips to
         [0, 1] when ``loss="bce"`` (the article's noisy digits); ``"mask"``
-        sets each input to 0 with probability ``noise``. Only with
+        sets each input to 0 with probability ``noise``. Only used when
         ``noise > 0``.
 
     variational : bool, default=False
@@ -260,8 +156,8 @@ class AutoencoderTransformer(
         deterministic; :meth:`sample` generates new data.
 
     beta : float, default=1.0
-        Weight of the KL term of a VAE (a beta-VAE when not 1). Only with
-        ``variational=True``.
+        Weight of the KL term of a VAE (a beta-VAE when not 1). Only used
+        when ``variational=True``.
 
     optimizer : str or torch.optim.Optimizer subclass, default="adam"
         One of "adam", "adamw", "sgd", "rmsprop", "adadelta", "adagrad",
@@ -293,7 +189,7 @@ class AutoencoderTransformer(
         :class:`~sklearn.neural_network.MLPRegressor`.
 
     validation_fraction : float, default=0.1
-        Share of the data held out when ``early_stopping=True``.
+        Share of the data held out. Only used when ``early_stopping=True``.
 
     n_iter_no_change : int, default=10
         Epochs without an improvement of at least ``tol`` before stopping.
@@ -384,8 +280,17 @@ class AutoencoderTransformer(
     ``input_shape`` reshapes the flat rows itself. Weights are initialised by
     the constructor, under the seed drawn from ``random_state``. A custom
     module does not receive ``hidden_layer_sizes``, ``activation`` or
-    ``code_activation`` (they must keep their defaults): its settings go in
+    ``code_activation`` (they are ignored): its settings go in
     ``module_params``.
+
+    **Which parameters each model uses.** ``hidden_layer_sizes``: ``"mlp"``
+    only; ``activation``: ``"mlp"`` and ``"conv"``; ``code_activation``: the
+    three built-in architectures, unless variational; ``input_shape``:
+    ``"conv"``, ``"lstm"`` and custom modules; ``beta``: variational models;
+    ``noise_type``: with ``noise > 0``; ``validation_fraction``: with
+    ``early_stopping=True``. A parameter that does not apply is ignored, as
+    scikit-learn's MLP ignores ``momentum`` unless ``solver="sgd"``, so one
+    grid search can compare architectures.
 
     **Data-parallel training.** When ``torch.distributed`` has an initialised
     default process group of more than one process (e.g. started by
@@ -426,34 +331,7 @@ class AutoencoderTransformer(
     (1797, 8)
     """
 
-    _parameter_constraints: ClassVar[dict] = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "architecture": [StrOptions(set(ARCHITECTURES)), type],
-        "hidden_layer_sizes": [tuple, list],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "code_activation": [StrOptions(set(ACTIVATIONS))],
-        "input_shape": [tuple, list, None],
-        "module_params": [dict, None],
-        "loss": [StrOptions(set(LOSSES))],
-        "sparsity": [Interval(Real, 0, None, closed="left")],
-        "noise": [Interval(Real, 0, None, closed="left")],
-        "noise_type": [StrOptions({"gaussian", "mask"})],
-        "variational": ["boolean"],
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [str, torch.device],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "callbacks": [list, None],
-    }
+    _parameter_constraints: ClassVar[dict] = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -516,7 +394,7 @@ class AutoencoderTransformer(
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Train the autoencoder on X.
+        """Train the autoencoder on X, from scratch.
 
         Parameters
         ----------
@@ -531,27 +409,55 @@ class AutoencoderTransformer(
         self : object
             The fitted estimator.
         """
-        return self._guarded_fit(self._fit, X)
+        return self._fit(X, incremental=False)
 
-    def _guarded_fit(self, fit, X):
-        """Run ``fit(X)``; restore the previous state on error, forget it if
-        training diverged."""
-        saved = dict(self.__dict__)
-        try:
-            fit(X)
-        except TrainingDiverged as exc:
-            self._forget_fit()
-            raise ValueError(
-                f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
-                f"smaller learning_rate (it is {self.learning_rate}), scale the "
-                "input (e.g. with StandardScaler), or another optimizer."
-            ) from None
-        except BaseException:
-            # Bad input or an interrupted fit leaves the previous fit intact.
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
-        return self
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one epoch over X, continuing the current model.
+
+        The first call (on an unfitted estimator) builds the model: it checks
+        X, fixes ``n_features_in_`` and the input scaling (``mean_`` and
+        ``scale_``, from this first batch) and initialises the weights and
+        the optimizer. Each later call runs one pass over its X, in shuffled
+        mini-batches of ``batch_size``, continuing the same module and
+        optimizer state; ``n_iter_`` grows by one and ``loss_curve_`` by one
+        entry. After ``fit``, ``partial_fit`` continues that fit; ``fit``
+        always starts afresh.
+
+        ``max_iter``, ``early_stopping``, ``validation_fraction``,
+        ``n_iter_no_change`` and ``tol`` are not used: each call is one epoch
+        without validation or a stopping rule, as in
+        :class:`~sklearn.decomposition.IncrementalPCA` the caller decides how
+        many chunks and passes to feed (``loss_curve_`` shows the progress).
+        :class:`~sklearn.neural_network.MLPRegressor` instead refuses
+        ``partial_fit`` when ``early_stopping=True``; here the setting keeps
+        its meaning for ``fit`` and a stream can still be trained.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            One batch of training data, e.g. a chunk of a larger data set.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained for one more epoch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).random((300, 8), dtype=np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0)
+        >>> for chunk in np.array_split(X, 3):
+        ...     ae = ae.partial_fit(chunk)
+        >>> ae.n_iter_, len(ae.loss_curve_)
+        (3, 3)
+        """
+        return self._fit(X, incremental=True)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
@@ -572,446 +478,109 @@ class AutoencoderTransformer(
         """
         return self.fit(X).transform(X)
 
-    def _forget_fit(self):
-        fitted = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
-        for name in fitted:
-            delattr(self, name)
+    def _fit(self, X, incremental):
+        """The one training path: ``fit`` (a fresh model trained up to
+        ``max_iter`` epochs) and ``partial_fit`` (one epoch, building the model
+        on its first call).
 
-    def _check_hidden_layer_sizes(self):
-        sizes = tuple(self.hidden_layer_sizes)
-        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
-            raise ValueError(
-                "The 'hidden_layer_sizes' parameter of AutoencoderTransformer must "
-                f"be a tuple of positive ints. Got {self.hidden_layer_sizes!r} instead."
-            )
-        return tuple(int(s) for s in sizes)
-
-    def _resolve_device(self):
-        device = str(self.device)
-        if device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            torch.device(device)
-        except RuntimeError:
-            raise ValueError(
-                "The 'device' parameter of AutoencoderTransformer must be 'auto' "
-                "or a torch device string such as 'cpu' or 'cuda'. "
-                f"Got {device!r} instead."
-            ) from None
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but CUDA is not available; "
-                "use device='cpu' or device='auto'."
-            )
-        return device
-
-    def _check_unused_parameters(self, used):
-        """A module parameter the architecture does not use must keep its default."""
-        defaults = inspect.signature(type(self).__init__).parameters
-        for name in _MODULE_PARAMETERS["mlp"]:
-            value = getattr(self, name)
-            if name in used or value == defaults[name].default:
-                continue
-            if isinstance(value, list) and tuple(value) == defaults[name].default:
-                continue
-            users = [a for a, names in _MODULE_PARAMETERS.items() if name in names]
-            raise ValueError(
-                f"{name}={value!r} does not apply to architecture="
-                f"{self._architecture_name()}: only {users} use it. Leave it at its "
-                f"default ({defaults[name].default!r}) and pass the module's own "
-                "settings in module_params."
-            )
-
-    def _architecture_name(self):
-        arch = self.architecture
-        return repr(arch) if isinstance(arch, str) else arch.__name__
-
-    def _check_input_shape(self, n_features):
-        """``input_shape`` as a tuple of ints, checked against X and architecture."""
-        arch, shape = self.architecture, self.input_shape
-        if arch == "mlp":
-            if shape is not None:
-                raise ValueError(
-                    f"input_shape={shape!r} does not apply to architecture='mlp', "
-                    "which reads flat rows; use architecture='conv' for images, "
-                    "'lstm' for sequences, or leave input_shape=None."
-                )
-            return None
-        n_dims, example = _INPUT_SHAPES.get(arch, (None, None))
-        if shape is None:
-            if n_dims is not None:
-                raise ValueError(
-                    f"architecture={arch!r} needs input_shape={example}, the shape "
-                    "of one sample."
-                )
-            return (n_features,)
-        if not all(isinstance(s, Integral) and s > 0 for s in shape):
-            raise ValueError(
-                f"input_shape must be a tuple of positive ints; got {shape!r}."
-            )
-        shape = tuple(int(s) for s in shape)
-        if n_dims is not None and len(shape) != n_dims:
-            raise ValueError(
-                f"architecture={arch!r} needs a {n_dims}-D input_shape={example}; "
-                f"got {shape}."
-            )
-        if math.prod(shape) != n_features:
-            raise ValueError(
-                f"input_shape {shape} holds {math.prod(shape)} values per sample, "
-                f"but X has {n_features} features."
-            )
-        return shape
-
-    def _check_custom_module(self, module_cls):
-        if not issubclass(module_cls, nn.Module):
-            raise ValueError(
-                "architecture must be 'mlp', 'conv', 'lstm' or a torch.nn.Module "
-                f"subclass; got the class {module_cls.__name__}."
-            )
-        methods = ["encode", "decode"]
-        if self.variational:
-            methods.append("encode_distribution")
-        missing = [m for m in methods if not callable(getattr(module_cls, m, None))]
-        if missing:
-            raise ValueError(
-                f"The module class {module_cls.__name__} has no {missing} "
-                f"method(s); a module needs {methods} (see the module protocol "
-                "in AutoencoderTransformer's Notes)."
-            )
-
-    def _check_training_options(self):
-        """Combinations of sparsity, noise and the VAE that cannot work."""
-        if self.variational:
-            if self.code_activation != "identity":
-                raise ValueError(
-                    "variational=True needs code_activation='identity': the code "
-                    "layer outputs a Gaussian mean and log-variance; got "
-                    f"code_activation={self.code_activation!r}."
-                )
-            if self.sparsity:
-                raise ValueError(
-                    "sparsity does not apply to variational=True (the KL term "
-                    f"already regularises the code); got sparsity={self.sparsity}."
-                )
-        elif self.beta != 1.0:
-            raise ValueError(
-                f"beta={self.beta} weighs a VAE's KL term and only applies with "
-                "variational=True."
-            )
-        if self.noise == 0 and self.noise_type != "gaussian":
-            raise ValueError(
-                f"noise_type={self.noise_type!r} only applies with noise > 0; "
-                "set noise to the fraction of inputs to mask."
-            )
-        if self.noise_type == "mask" and self.noise >= 1:
-            raise ValueError(
-                "With noise_type='mask', noise is the fraction of inputs zeroed "
-                f"and must be below 1; got noise={self.noise}."
-            )
-
-    def _module_spec(self, n_features):
-        """The module class and its constructor arguments: the one place they are set.
-
-        A built-in architecture gets the estimator's module parameters it uses;
-        a custom one gets ``n_features``, ``n_components`` and ``input_shape``.
-        Both also get ``module_params``.
+        Bad input or an interrupted fit leaves the previous fit intact; a fit
+        that diverges raises and leaves the estimator unfitted.
         """
-        arch = self.architecture
-        builtin = isinstance(arch, str)
-        if not builtin:
-            self._check_custom_module(arch)
-        used = _MODULE_PARAMETERS[arch] if builtin else ()
-        self._check_unused_parameters(used)
-        input_shape = self._check_input_shape(n_features)
+        saved = dict(self.__dict__)
+        try:
+            self._train(X, incremental)
+        except TrainingDiverged as exc:
+            self._forget_fit()
+            raise ValueError(
+                f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
+                f"smaller learning_rate (it is {self.learning_rate}), scale the "
+                "input (e.g. with StandardScaler), or another optimizer."
+            ) from None
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        return self
 
-        kwargs = {"n_features": n_features, "n_components": self.n_components}
-        if input_shape is not None:
-            kwargs["input_shape"] = input_shape
-        if builtin:
-            module_cls = ARCHITECTURES[arch]
-            for name in used:
-                kwargs[name] = getattr(self, name)
-            if "hidden_layer_sizes" in kwargs:
-                kwargs["hidden_layer_sizes"] = self._check_hidden_layer_sizes()
-            kwargs["variational"] = self.variational
-            owned = {*kwargs, *_MODULE_PARAMETERS["mlp"], "variational"}
+    def _train(self, X, incremental):
+        first_pass = not (incremental and hasattr(self, "net_"))
+        X = check_X(self, X, reset=first_pass)
+        params = self.get_params(deep=False)
+        if first_pass:
+            scaler = InputScaler.fit(X, self.loss)
+            n_valid = 0 if incremental else n_validation_rows(params, X.shape[0])
+            seed = self._agree_on_seed(X, seed_from(self.random_state), scaler, n_valid)
+            train_idx, valid_idx = (None, None)
+            if not incremental:
+                train_idx, valid_idx = validation_split(params, X.shape[0], seed)
+            valid = None if valid_idx is None else RowDataset(X, valid_idx)
+            net = build_net(
+                params, X.shape[1], scaler, seed, valid=valid, stopping=not incremental
+            )
+            epochs_before = 0
         else:
-            module_cls, owned = arch, set(kwargs)
-
-        extra = dict(self.module_params or {})
-        clash = sorted(set(extra) & owned)
-        if clash:
-            raise ValueError(
-                f"module_params cannot set {clash}: the estimator sets them from "
-                "its own parameters."
+            net, seed, epochs_before = self.net_, self._seed, self.n_iter_
+            self._agree_on_seed(X, seed, net.scaler, 0)
+            train_idx = valid = None
+            self._drop_stopping(net)
+        records_before = len(net.history)
+        # Each call draws its noise and samples afresh, reproducibly (also
+        # after save and load, which keep n_iter_).
+        with seeded(seed + epochs_before + 1, net.device):
+            net.partial_fit(
+                RowDataset(X, train_idx), epochs=1 if incremental else self.max_iter
             )
-        try:
-            inspect.signature(module_cls).bind(**kwargs, **extra)
-        except TypeError as exc:
-            raise ValueError(
-                f"{module_cls.__name__} cannot be built from the arguments "
-                f"{sorted({**kwargs, **extra})}: {exc}. Check module_params (and, "
-                "for a custom module, the protocol in AutoencoderTransformer's "
-                "Notes)."
-            ) from None
-        return module_cls, {**kwargs, **extra}
-
-    def _corruption(self, mean, scale):
-        """The denoising corruption in module space, or None."""
-        if not self.noise:
-            return None
-        if self.noise_type == "mask":
-            zero = 0.0 if mean is None else torch.as_tensor(-mean / scale).float()
-            return Corruption(self.noise, "mask", zero=zero)
-        clip = (0.0, 1.0) if self.loss == "bce" else None
-        return Corruption(self.noise / scale, "gaussian", clip=clip)
-
-    def _callbacks(self):
-        sink = print if self.verbose else _noop
-        monitor = "valid_loss" if self.early_stopping else "train_loss"
-        stopper = EarlyStopping(
-            monitor=monitor,
-            patience=self.n_iter_no_change,
-            threshold=self.tol,
-            threshold_mode="abs",
-            load_best=self.early_stopping,
-            sink=sink,
-        )
-        return [("early_stopping", stopper), *(self.callbacks or [])]
-
-    def _split(self, n_samples, seed):
-        if not self.early_stopping:
-            return None, None
-        n_valid = int(np.ceil(self.validation_fraction * n_samples))
-        if n_samples - n_valid < 1:
-            raise ValueError(
-                f"With n_samples={n_samples} and validation_fraction="
-                f"{self.validation_fraction}, no sample is left for training; "
-                "use more data, a smaller validation_fraction, or "
-                "early_stopping=False."
-            )
-        order = np.random.default_rng(seed).permutation(n_samples)
-        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
-
-    # The fit is factored into a setup part and a training part, shared by
-    # ``fit`` (which always starts afresh), ``partial_fit`` (which builds on its
-    # first call and continues afterwards) and ``load`` (which builds and then
-    # fills in saved weights).
-
-    def _input_statistics(self, X):
-        """``(mean, scale)`` of the map into module space, from one pass over X."""
-        if self.loss == "bce":
-            lo, hi = _value_range(X)
-            if lo < 0 or hi > 1:
-                raise ValueError(
-                    "loss='bce' needs X in [0, 1]; got values in "
-                    f"[{lo:.4g}, {hi:.4g}]. Rescale X (e.g. with MinMaxScaler) "
-                    "or use loss='mse'."
-                )
-            return None, 1.0
-        return _centre_and_scale(X)
-
-    def _make_net(self, n_features, mean, scale, seed, *, valid=None, stopper=True):
-        """The skorch net for these parameters, not yet initialised."""
-        module_cls, module_kwargs = self._module_spec(n_features)
-        device = self._resolve_device()
-        optimizer, optimizer_kwargs = self.optimizer, {}
-        if isinstance(optimizer, str):
-            optimizer = OPTIMIZERS[optimizer]
-            optimizer_kwargs = fused_optimizer_kwargs(optimizer, device)
-        callbacks = self._callbacks()
-        group = current_group()
-        if not stopper:
-            callbacks = [cb for cb in callbacks if not _named(cb, "early_stopping")]
-        return AutoencoderNet(
-            module=module_cls,
-            **{f"module__{k}": v for k, v in module_kwargs.items()},
-            criterion=LOSSES[self.loss],
-            optimizer=optimizer,
-            lr=self.learning_rate,
-            optimizer__weight_decay=self.weight_decay,
-            **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
-            max_epochs=self.max_iter,
-            batch_size=self.batch_size,
-            train_split=None if valid is None else predefined_split(valid),
-            callbacks=callbacks,
-            device=device,
-            # In data-parallel training, process 0 alone prints.
-            verbose=self.verbose if group is None or group.rank == 0 else 0,
-            to_tensor=InputScaler(mean, scale, device),
-            generator=torch.Generator().manual_seed(seed),
-            sparsity=self.sparsity,
-            variational=self.variational,
-            beta=self.beta,
-            corrupt=self._corruption(mean, scale),
-        )
-
-    def _data_parallel_seed(self, X, seed, mean, scale, *, validating=False):
-        """``seed``, or process 0's seed when training data-parallel.
-
-        In a process group of several processes (see the README's "GPU"
-        section) every process must pass the same X: its shape and a
-        fingerprint of it are compared, and the group must not outnumber the
-        rows of a batch, of the training set or of the validation set. Each
-        check raises on every process alike, so none is left waiting.
-        """
-        group = current_group()
-        if group is None:
-            return seed
-        device = self._resolve_device()
-        n_samples = X.shape[0]
-        fingerprint = [
-            *X.shape,
-            scale,
-            0.0 if mean is None else float(np.sum(mean)),
-            float(_dense(X[:1]).sum()),
-            float(_dense(X[-1:]).sum()),
-        ]
-        group.check_same("X", fingerprint, device)
-        n_valid = int(np.ceil(self.validation_fraction * n_samples)) * validating
-        sizes = {"batch_size": self.batch_size, "training rows": n_samples - n_valid}
-        if validating:
-            sizes["validation rows"] = n_valid
-        small = {k: v for k, v in sizes.items() if v < group.world_size}
-        if small:
-            raise ValueError(
-                f"Data-parallel training on {group.world_size} processes needs at "
-                f"least one row per process in every batch; got {small}."
-            )
-        if self.verbose and group.rank == 0:
-            print(
-                f"Data-parallel training on {group.world_size} processes "
-                f"({group.backend}): {self.batch_size} rows per step in all, "
-                f"about {self.batch_size / group.world_size:.4g} per process."
-            )
-        return group.broadcast_int(seed, device)
-
-    @staticmethod
-    def _run(net, seed, train):
-        """Call ``train()`` with the global torch RNG seeded inside a fork.
-
-        Module initialisation (and any randomness in a user's module) draws
-        from the global RNG; the fork restores the caller's state afterwards.
-        """
-        device = str(net.device)
-        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
-            return train()
-
-    def _build(self, n_features, mean, scale, seed, *, stopper=True):
-        """A net for these parameters, initialised under ``seed``: the model
-        that ``partial_fit`` starts from and that ``load`` fills in."""
-        net = self._make_net(n_features, mean, scale, seed, stopper=stopper)
-        self._run(net, seed, net.initialize)
-        return net
-
-    def _set_fitted(self, net, mean, scale, dtype, seed):
-        self._fit_dtype = np.dtype(dtype)
-        self._seed = seed
-        self.n_components_ = self.n_components
-        self.mean_ = mean
-        self.scale_ = scale
-        self.net_ = net
-        self.module_ = net.module_
-        self.module_.eval()
-
-    def _fit(self, X):
-        X = check_X(self, X, reset=True)
-        self._check_training_options()
-        mean, scale = self._input_statistics(X)
-        seed = _seed_from(self.random_state)
-        seed = self._data_parallel_seed(
-            X, seed, mean, scale, validating=self.early_stopping
-        )
-        train_idx, valid_idx = self._split(X.shape[0], seed)
-        net = self._make_net(
-            X.shape[1],
-            mean,
-            scale,
-            seed,
-            valid=None if valid_idx is None else RowDataset(X, valid_idx),
-        )
-        self._run(net, seed, lambda: net.fit(RowDataset(X, train_idx)))
         # The validation split is a view of X: drop it, so the fitted model
         # neither keeps X alive nor pickles it.
         net.train_split = None
 
         history = net.history
-        self._set_fitted(net, mean, scale, X.dtype, seed)
-        self.n_iter_ = len(history)
-        self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
-        self.validation_loss_curve_ = (
-            [float(v) for v in history[:, "valid_loss"]]
-            if self.early_stopping
-            else None
-        )
-        return self
-
-    # ---------------------------------------------------------- partial_fit
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """Train for one epoch over X, continuing the current model.
-
-        The first call (on an unfitted estimator) builds the model: it checks
-        X, fixes ``n_features_in_`` and the input scaling (``mean_`` and
-        ``scale_``, from this first batch) and initialises the weights and
-        the optimizer. Each later call runs one pass over its X, in shuffled
-        mini-batches of ``batch_size``, continuing the same module and
-        optimizer state; ``n_iter_`` grows by one and ``loss_curve_`` by one
-        entry. ``max_iter``, ``early_stopping`` and the stopping rule do not
-        apply (as in :class:`~sklearn.neural_network.MLPRegressor`). After
-        ``fit``, ``partial_fit`` continues that fit; ``fit`` always starts
-        afresh.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            One batch of training data, e.g. a chunk of a larger data set.
-
-        y : Ignored
-            Not used, present for API consistency by convention.
-
-        Returns
-        -------
-        self : object
-            The estimator, trained for one more epoch.
-        """
-        return self._guarded_fit(self._partial_fit, X)
-
-    def _partial_fit(self, X):
-        first = not hasattr(self, "net_")
-        X = check_X(self, X, reset=first)
-        if first:
-            self._check_training_options()
-            mean, scale = self._input_statistics(X)
-            seed = _seed_from(self.random_state)
-            seed = self._data_parallel_seed(X, seed, mean, scale)
-            net = self._build(X.shape[1], mean, scale, seed, stopper=False)
-            self._set_fitted(net, mean, scale, X.dtype, seed)
+        losses = [float(v) for v in history[:, "train_loss"][records_before:]]
+        if first_pass:
+            self._set_fitted(net, X.dtype, seed)
             self.n_iter_ = 0
             self.loss_curve_ = []
-            self.validation_loss_curve_ = None
-        else:
-            self._data_parallel_seed(X, self._seed, self.mean_, self.scale_)
-        net = self.net_
+            self.validation_loss_curve_ = (
+                None if valid is None else [float(v) for v in history[:, "valid_loss"]]
+            )
+        self.n_iter_ += len(losses)
+        self.loss_curve_ = [*self.loss_curve_, *losses]
+        return self
+
+    def _agree_on_seed(self, X, seed, scaler, n_valid):
+        return agree_on_seed(
+            X,
+            seed,
+            scaler,
+            batch_size=self.batch_size,
+            n_valid=n_valid,
+            device=resolve_device(self.device),
+            verbose=self.verbose,
+        )
+
+    @staticmethod
+    def _drop_stopping(net):
+        """Continue a fit one epoch per call: no validation, no stopping."""
         if any(_named(cb, "early_stopping") for cb in net.callbacks):
-            # Continuing a fit: one epoch per call, no validation, no stopping.
             net.callbacks = [
                 cb for cb in net.callbacks if not _named(cb, "early_stopping")
             ]
             net.initialize_callbacks()
-        net.train_split = None
-        self._run(
-            net,
-            self._seed + self.n_iter_ + 1,
-            lambda: net.partial_fit(RowDataset(X), epochs=1),
-        )
+
+    def _set_fitted(self, net, dtype, seed):
+        self._fit_dtype = np.dtype(dtype)
+        self._seed = seed
+        self.n_components_ = self.n_components
+        self.mean_ = net.scaler.mean
+        self.scale_ = net.scaler.scale
+        self.net_ = net
+        self.module_ = net.module_
         self.module_.eval()
-        self.n_iter_ += 1
-        self.loss_curve_ = [*self.loss_curve_, float(net.history[-1, "train_loss"])]
-        return self
+
+    def _forget_fit(self):
+        fitted = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
+        for name in fitted:
+            delattr(self, name)
 
     # ---------------------------------------------------------- persistence
 
@@ -1060,7 +629,31 @@ class AutoencoderTransformer(
         from ._persistence import save
 
         check_is_fitted(self)
-        return save(self, path)
+        return save(
+            path,
+            type(self).__name__,
+            self.get_params(deep=False),
+            self._fitted_state(),
+            self.net_,
+        )
+
+    def _fitted_state(self):
+        """The fitted attributes that ``save`` stores, as plain values."""
+        names = getattr(self, "feature_names_in_", None)
+        return {
+            "n_features_in_": int(self.n_features_in_),
+            "feature_names_in_": None if names is None else [str(n) for n in names],
+            "n_components_": int(self.n_components_),
+            "n_iter_": int(self.n_iter_),
+            "loss_curve_": [float(v) for v in self.loss_curve_],
+            "validation_loss_curve_": (
+                None
+                if self.validation_loss_curve_ is None
+                else [float(v) for v in self.validation_loss_curve_]
+            ),
+            "seed": int(self._seed),
+            "dtype": self._fit_dtype.name,
+        }
 
     @classmethod
     def load(cls, path, *, device=None):
@@ -1097,14 +690,15 @@ class AutoencoderTransformer(
         """
         from ._persistence import load
 
-        return load(cls, path, device=device)
-
-    def _restore(self, n_features, mean, scale, seed, state_dict, dtype):
-        """Build the net for these parameters and load ``state_dict`` into it."""
-        self._check_training_options()
-        net = self._build(n_features, mean, scale, seed)
-        net.module_.load_state_dict(state_dict, strict=True)
-        self._set_fitted(net, mean, scale, dtype, seed)
+        params, state, net = load(path, cls.__name__, device=device)
+        estimator = cls(**params)
+        estimator._set_fitted(net, state.pop("dtype"), state.pop("seed"))
+        names = state.pop("feature_names_in_")
+        if names is not None:
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        for name, value in state.items():
+            setattr(estimator, name, value)
+        return estimator
 
     # ----------------------------------------------------------------- ONNX
 
@@ -1137,7 +731,15 @@ class AutoencoderTransformer(
         from ._onnx import export_onnx
 
         check_is_fitted(self)
-        return export_onnx(self, path, part=part)
+        width = self.n_features_in_ if part == "encoder" else self.n_components_
+        return export_onnx(
+            self.module_,
+            self.net_.scaler,
+            path,
+            part=part,
+            width=width,
+            sigmoid=self.loss == "bce",
+        )
 
     # -------------------------------------------------------------- pickle
 
@@ -1157,24 +759,19 @@ class AutoencoderTransformer(
             return
         self.module_ = net.module_
         self.module_.eval()
-        scaler = net.to_tensor
-        if str(scaler.device) != str(net.device):
+        fitted_on = str(self.device)
+        if fitted_on.startswith("cuda") and str(net.device) == "cpu":
             warnings.warn(
                 f"This {type(self).__name__} was fitted on device "
-                f"{str(scaler.device)!r}, which is not available here; it was "
-                f"moved to {str(net.device)!r} and will transform there.",
+                f"{fitted_on!r}, which is not available here; it was moved to "
+                "'cpu' and will transform there.",
                 UserWarning,
                 stacklevel=2,
             )
-            scaler.device = str(net.device)
             # As skorch does for its own ``device``: a later fit runs here.
-            self.device = str(net.device)
+            self.device = "cpu"
 
     # ------------------------------------------------------------ transform
-
-    @property
-    def _scaler(self):
-        return self.net_.to_tensor
 
     def _inference_module(self, dtype):
         """The module in eval mode, and the torch dtype to run it in.
@@ -1185,14 +782,27 @@ class AutoencoderTransformer(
         the float32 module itself.
         """
         module = self.module_.eval()
-        if dtype == np.float64 and torch.device(self._scaler.device).type == "cpu":
+        if dtype == np.float64 and torch.device(self.net_.device).type == "cpu":
             return copy.deepcopy(module).to(torch.float64), torch.float64
         return module, torch.float32
 
-    def _decode(self, module, z):
-        """Code tensor -> reconstruction tensor in module space (after sigmoid)."""
-        x_hat = module.decode(z)
-        return torch.sigmoid(x_hat) if self.loss == "bce" else x_hat
+    def _encoder(self, dtype):
+        """``x -> code tensor`` for dense ndarray chunks of ``dtype``."""
+        module, compute = self._inference_module(dtype)
+        scaler, device = self.net_.scaler, self.net_.device
+        return lambda x: module.encode(scaler(x, compute, device))
+
+    def _decoder(self, dtype):
+        """``code ndarray -> reconstruction ndarray of dtype``, in X's units."""
+        module, compute = self._inference_module(dtype)
+        scaler, device = self.net_.scaler, self.net_.device
+        bce = self.loss == "bce"
+
+        def decode(z):
+            x_hat = module.decode(as_tensor(z).to(device, compute))
+            return scaler.inverse(torch.sigmoid(x_hat) if bce else x_hat, dtype)
+
+        return decode
 
     def transform(self, X):
         """Encode X.
@@ -1209,13 +819,9 @@ class AutoencoderTransformer(
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
-        module, compute = self._inference_module(X.dtype)
+        encode = self._encoder(X.dtype)
         out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
-        with torch.inference_mode():
-            for rows in _row_chunks(X.shape[0]):
-                z = module.encode(self._scaler(_dense(X[rows]), compute))
-                out[rows] = z.cpu().numpy()
-        return out
+        return map_rows(lambda x: encode(x).cpu().numpy(), X, out)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space.
@@ -1237,25 +843,8 @@ class AutoencoderTransformer(
                 f"X has {Z.shape[1]} features, but {self.__class__.__name__} is "
                 f"expecting {self.n_components_} features as input."
             )
-        module, compute = self._inference_module(Z.dtype)
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
-        with torch.inference_mode():
-            for rows in _row_chunks(Z.shape[0]):
-                z = as_tensor(Z[rows]).to(self._scaler.device, compute)
-                out[rows] = self._scaler.inverse(self._decode(module, z), Z.dtype)
-        return out
-
-    def _reconstruction_errors(self, X):
-        """Per-sample mean squared reconstruction error, in the input's units."""
-        module, compute = self._inference_module(X.dtype)
-        errors = np.empty(X.shape[0])
-        with torch.inference_mode():
-            for rows in _row_chunks(X.shape[0]):
-                chunk = _dense(X[rows])
-                z = module.encode(self._scaler(chunk, compute))
-                x_hat = self._scaler.inverse(self._decode(module, z), np.float64)
-                errors[rows] = np.square(chunk - x_hat).mean(axis=1)
-        return errors
+        return map_rows(self._decoder(Z.dtype), Z, out)
 
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each sample.
@@ -1277,7 +866,12 @@ class AutoencoderTransformer(
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
-        return -self._reconstruction_errors(X)
+        encode, decode = self._encoder(X.dtype), self._decoder(np.float64)
+
+        def errors(x):
+            return np.square(x - decode(encode(x))).mean(axis=1)
+
+        return -map_rows(errors, X, np.empty(X.shape[0]))
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error over all of X.
@@ -1322,6 +916,17 @@ class AutoencoderTransformer(
         X : ndarray of shape (n_samples, n_features_in_)
             The generated samples, of the floating dtype the model was fitted
             on.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).random((100, 6), dtype=np.float32)
+        >>> vae = AutoencoderTransformer(
+        ...     2, variational=True, loss="bce", max_iter=3, random_state=0
+        ... ).fit(X)
+        >>> vae.sample(4, random_state=0).shape
+        (4, 6)
         """
         check_is_fitted(self)
         if not self.net_.variational:
@@ -1333,7 +938,7 @@ class AutoencoderTransformer(
             raise ValueError(
                 f"n_samples must be a positive int; got {n_samples!r} instead."
             )
-        rng = np.random.default_rng(_seed_from(random_state))
+        rng = np.random.default_rng(seed_from(random_state))
         Z = rng.standard_normal((n_samples, self.n_components_))
         return self.inverse_transform(Z.astype(self._fit_dtype))
 

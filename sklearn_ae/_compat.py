@@ -2,12 +2,22 @@
 
 scikit-learn moves its private utilities between releases; ``sklearn-compat``
 (used the same way by imbalanced-learn) smooths over that for the validation
-helpers, and the parameter-constraint classes are imported here so that a move
+helpers, and the parameter-constraint helpers are imported here so that a move
 changes this file only.
 """
 
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
-__all__ = ["HasMethods", "Interval", "StrOptions", "_fit_context", "validate_data"]
+__all__ = [
+    "Interval",
+    "StrOptions",
+    "_fit_context",
+    "validate_data",
+    "validate_parameter_constraints",
+]

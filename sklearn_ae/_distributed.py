@@ -30,7 +30,9 @@ import torch
 import torch.distributed as dist
 from skorch.callbacks import Callback
 
-__all__ = ["ProcessGroup", "SyncEpochLosses", "current_group"]
+from ._data import dense
+
+__all__ = ["ProcessGroup", "SyncEpochLosses", "agree_on_seed", "current_group"]
 
 
 class ProcessGroup:
@@ -117,6 +119,46 @@ def current_group():
     if world_size < 2:
         return None
     return ProcessGroup(dist.get_rank(), world_size, dist.get_backend())
+
+
+def agree_on_seed(X, seed, scaler, *, batch_size, n_valid, device, verbose):
+    """``seed``, or process 0's seed when training data-parallel.
+
+    Outside a process group of several processes this returns ``seed`` and
+    does nothing else. Inside one, every process must pass the same X: its
+    shape, the scaler's statistics and a fingerprint of its first and last
+    rows are compared, and the group must not outnumber the rows of a batch,
+    of the training set or of the validation set (``n_valid`` rows, 0 when
+    not validating). Each check raises on every process alike, so none is
+    left waiting. With ``verbose``, process 0 says how the batches are shared.
+    """
+    group = current_group()
+    if group is None:
+        return seed
+    fingerprint = [
+        *X.shape,
+        scaler.scale,
+        0.0 if scaler.mean is None else float(np.sum(scaler.mean)),
+        float(dense(X[:1]).sum()),
+        float(dense(X[-1:]).sum()),
+    ]
+    group.check_same("X", fingerprint, device)
+    sizes = {"batch_size": batch_size, "training rows": X.shape[0] - n_valid}
+    if n_valid:
+        sizes["validation rows"] = n_valid
+    small = {k: v for k, v in sizes.items() if v < group.world_size}
+    if small:
+        raise ValueError(
+            f"Data-parallel training on {group.world_size} processes needs at "
+            f"least one row per process in every batch; got {small}."
+        )
+    if verbose and group.rank == 0:
+        print(
+            f"Data-parallel training on {group.world_size} processes "
+            f"({group.backend}): {batch_size} rows per step in all, "
+            f"about {batch_size / group.world_size:.4g} per process."
+        )
+    return group.broadcast_int(seed, device)
 
 
 class SyncEpochLosses(Callback):

@@ -1,4 +1,4 @@
-"""Training losses.
+"""Training losses: the reconstruction losses and a VAE's KL term.
 
 :class:`BCEWithLogitsLoss` is the mean binary cross-entropy of logits, the
 same value and gradient as :class:`torch.nn.BCEWithLogitsLoss`, computed with
@@ -22,8 +22,10 @@ rounding of a sum over a batch.
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.distributions import Normal
+from torch.distributions import kl_divergence as _kl
 
-__all__ = ["BCEWithLogitsLoss"]
+__all__ = ["LOSSES", "BCEWithLogitsLoss", "gaussian_kl"]
 
 _GROUP = 64
 
@@ -67,3 +69,13 @@ class BCEWithLogitsLoss(nn.Module):
         ):
             return F.binary_cross_entropy_with_logits(logits, target)
         return _MeanBCEWithLogits.apply(logits, target)
+
+
+LOSSES = {"mse": nn.MSELoss, "bce": BCEWithLogitsLoss}
+
+
+def gaussian_kl(mean, log_var):
+    """KL(N(mean, exp(log_var)) || N(0, I)) per sample, summed over the code."""
+    posterior = Normal(mean, torch.exp(0.5 * log_var), validate_args=False)
+    prior = Normal(torch.zeros((), device=mean.device), 1.0, validate_args=False)
+    return _kl(posterior, prior).sum(dim=1)

@@ -14,8 +14,7 @@ itself, from the ``input_shape`` it is built with. A variational module also
 has ``encode_distribution(x) -> (mean, log_var)``, the parameters of the
 Gaussian posterior q(z | x), each of shape ``(batch, n_components)``; its
 ``encode`` returns the mean. The training engine calls these methods
-directly, so ``forward`` is only a convenience here: it returns
-``(decode(encode(x)), encode(x))``.
+directly; ``forward`` is not used.
 """
 
 import math
@@ -118,10 +117,6 @@ class _Autoencoder(nn.Module):
 
     def decode(self, z):
         return self.decoder(z)
-
-    def forward(self, x):
-        z = self.encode(x)
-        return self.decode(z), z
 
 
 class MLPAutoencoder(_Autoencoder):

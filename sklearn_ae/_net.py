@@ -16,19 +16,9 @@ Every random draw (shuffling aside, which has its own generator) uses the
 global torch RNG, which the estimator seeds inside ``torch.random.fork_rng``
 during ``fit``: runs are reproducible and the caller's RNG state is untouched.
 
-The data path is the part that differs most from skorch's default: skorch
-wraps data in a ``Dataset`` that is indexed one sample at a time and collated
-by a ``DataLoader``. Here a batch is cut out of the 2-D array in one indexing
-operation (dense, memory-mapped or sparse CSR; a sparse batch is densified on
-its own), converted to a float32 tensor, scaled and moved to the device.
-
-Dense in-memory data of at most ``TENSOR_CACHE_BYTES`` (as float32) skip even
-that: they are converted, scaled and moved to the device once per fit, and a
-batch is one ``index_select`` from that tensor. Per batch, converting and
-gathering rows from numpy cost about as much as the 784-32-784 model's forward
-pass (``aten::index`` alone 120-200 us for 256 x 784 floats, ``index_select``
-20 us); see the README's Performance section. Memory maps, sparse matrices
-and larger arrays keep the streaming path, so they are never copied whole.
+Batches come from ``_data.BatchIterator`` (whole-array indexing, a cached
+tensor for small dense data) and are mapped into module space by the fitted
+``_scaling.InputScaler`` on their way to the device.
 
 In a ``torch.distributed`` process group of several processes the net trains
 data-parallel (see ``_distributed``): the iterator gives each process its
@@ -36,40 +26,16 @@ share of every global batch, ``train_step_single`` averages the gradients over
 the processes, and the epoch losses are averaged over them by a callback.
 """
 
-import functools
-import mmap
-
 import numpy as np
-import scipy.sparse as sp
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
+from ._data import BatchIterator, RowDataset
 from ._distributed import SyncEpochLosses, current_group
+from ._losses import gaussian_kl
 
-__all__ = [
-    "TENSOR_CACHE_BYTES",
-    "AutoencoderNet",
-    "Corruption",
-    "InputScaler",
-    "RowDataset",
-    "TrainingDiverged",
-    "as_tensor",
-    "fused_optimizer_kwargs",
-]
-
-# Largest training set (as float32 on the device) that is turned into one
-# tensor per fit; 256 MiB is about 85,000 MNIST digits.
-TENSOR_CACHE_BYTES = 256 * 2**20
-
-
-def is_memory_mapped(X):
-    """Whether the ndarray X (or an array it is a view of) lives in a memory map."""
-    while X is not None:
-        if isinstance(X, (np.memmap, mmap.mmap)):
-            return True
-        X = getattr(X, "base", None)
-    return False
+__all__ = ["AutoencoderNet", "Corruption", "TrainingDiverged"]
 
 
 class TrainingDiverged(ValueError):
@@ -79,119 +45,6 @@ class TrainingDiverged(ValueError):
         self.epoch = epoch
         self.what = what
         super().__init__(f"{what} at epoch {epoch}")
-
-
-class RowDataset(torch.utils.data.Dataset):
-    """Rows of a 2-D array, optionally restricted to ``indices``.
-
-    Parameters
-    ----------
-    X : ndarray, np.memmap or scipy sparse CSR matrix of shape (n, n_features)
-        The data. It is never copied as a whole.
-
-    indices : ndarray of int or None
-        The rows that belong to this dataset (e.g. the training part of a
-        split); ``None`` means all rows.
-    """
-
-    def __init__(self, X, indices=None):
-        self.X = X
-        self.indices = indices
-
-    def __len__(self):
-        return self.X.shape[0] if self.indices is None else len(self.indices)
-
-    def rows(self, positions):
-        """Dense ndarray of the rows at ``positions`` (positions in this dataset)."""
-        if self.indices is not None:
-            positions = self.indices[positions]
-        batch = self.X[positions]
-        if sp.issparse(batch):
-            batch = batch.toarray()
-        return np.asarray(batch)
-
-    def __getitem__(self, i):
-        return self.rows(np.array([i]))[0]
-
-    def is_small_dense(self):
-        """Whether the rows are an in-memory ndarray small enough to cache whole."""
-        X = self.X
-        if sp.issparse(X) or not isinstance(X, np.ndarray) or is_memory_mapped(X):
-            return False
-        return len(self) * X.shape[1] * 4 <= TENSOR_CACHE_BYTES
-
-    def to_tensor(self, to_tensor, chunk_rows=4096):
-        """All rows as one tensor made by ``to_tensor``, converted in chunks."""
-        n = len(self)
-        out = None
-        for start in range(0, n, chunk_rows):
-            t = to_tensor(self.rows(np.arange(start, min(start + chunk_rows, n))))
-            if out is None:
-                out = torch.empty((n, *t.shape[1:]), dtype=t.dtype, device=t.device)
-            out[start : start + len(t)] = t
-        return out
-
-
-class BatchIterator:
-    """Yields ``(X_batch, X_batch)`` tensors over a :class:`RowDataset`.
-
-    Re-iterable: each pass draws a fresh order from ``generator`` when
-    ``shuffle`` is true, so every epoch sees the data in a new order and the
-    sequence of orders is fixed by the generator's seed. With ``tensor`` (the
-    whole dataset, already converted) batches are gathered from it; the
-    batches are the same as without it. With ``shard`` (a function of
-    ``(start, stop)`` giving this process's ``(lo, hi)``, see
-    ``ProcessGroup.shard``) each batch of ``batch_size`` rows is cut as usual
-    and only this process's part of it is yielded (possibly empty); every
-    process yields the same number of batches.
-    """
-
-    def __init__(
-        self,
-        dataset,
-        batch_size,
-        shuffle,
-        generator,
-        to_tensor,
-        tensor=None,
-        shard=None,
-    ):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.generator = generator
-        self.to_tensor = to_tensor
-        self.tensor = tensor
-        self.shard = shard
-
-    def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
-
-    def __iter__(self):
-        n = len(self.dataset)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        tensor, shard = self.tensor, self.shard
-        for start in range(0, n, self.batch_size):
-            stop = min(start + self.batch_size, n)
-            if order is None:
-                lo, hi = (start, stop) if shard is None else shard(start, stop)
-                if tensor is not None:
-                    xb = tensor[lo:hi]
-                else:
-                    xb = self.to_tensor(self.dataset.rows(np.arange(lo, hi)))
-                yield xb, xb
-                continue
-            # Sorted positions read memory (and memory maps) in order; the
-            # batch is a set for the loss, so the order inside it is free.
-            positions = order[start:stop].sort().values
-            if shard is not None:
-                lo, hi = shard(0, stop - start)
-                positions = positions[lo:hi]
-            if tensor is not None:
-                xb = tensor.index_select(0, positions.to(tensor.device))
-            else:
-                xb = self.to_tensor(self.dataset.rows(positions.numpy()))
-            yield xb, xb
 
 
 class _DivergenceCheck(Callback):
@@ -207,11 +60,6 @@ class _DivergenceCheck(Callback):
         for name, param in net.module_.named_parameters():
             if not torch.isfinite(param).all():
                 raise TrainingDiverged(epoch, f"parameter {name!r} is not finite")
-
-
-def kl_divergence(mean, log_var):
-    """KL(N(mean, exp(log_var)) || N(0, I)) per sample, summed over the code."""
-    return -0.5 * torch.sum(1 + log_var - mean.square() - log_var.exp(), dim=1)
 
 
 class Corruption:
@@ -254,9 +102,8 @@ class AutoencoderNet(NeuralNet):
 
     Parameters
     ----------
-    to_tensor : callable
-        Turns a dense ndarray batch into the float32 tensor on ``device`` that
-        the module sees (scaling included).
+    scaler : InputScaler
+        Maps a dense ndarray batch into the module's space (see ``_scaling``).
 
     generator : torch.Generator
         Source of the shuffling order; seeded by the estimator for each fit.
@@ -283,7 +130,7 @@ class AutoencoderNet(NeuralNet):
     def __init__(
         self,
         *args,
-        to_tensor,
+        scaler,
         generator,
         sparsity=0.0,
         variational=False,
@@ -292,7 +139,7 @@ class AutoencoderNet(NeuralNet):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        self.to_tensor = to_tensor
+        self.scaler = scaler
         self.generator = generator
         self.sparsity = sparsity
         self.variational = variational
@@ -327,8 +174,12 @@ class AutoencoderNet(NeuralNet):
             return None
         key = id(dataset)
         if key not in self._tensors:
-            self._tensors[key] = (dataset, dataset.to_tensor(self.to_tensor))
+            self._tensors[key] = (dataset, dataset.to_tensor(self.convert))
         return self._tensors[key][1]
+
+    def convert(self, X):
+        """A dense ndarray batch as the float32 module-space tensor on the device."""
+        return self.scaler(X, torch.float32, self.device)
 
     def get_default_callbacks(self):
         # After skorch's loss scoring, before early stopping and PrintLog.
@@ -344,7 +195,7 @@ class AutoencoderNet(NeuralNet):
             batch_size=self.batch_size,
             shuffle=training,
             generator=self.generator,
-            to_tensor=self.to_tensor,
+            convert=self.convert,
             tensor=self.dataset_tensor(dataset),
             shard=None if self._process_group is None else self._process_group.shard,
         )
@@ -397,73 +248,6 @@ class AutoencoderNet(NeuralNet):
         if training and self.sparsity:
             loss = loss + self.sparsity * z.abs().mean(dim=0).sum()
         if posterior is not None:
-            kl = kl_divergence(*posterior).mean()
+            kl = gaussian_kl(*posterior).mean()
             loss = loss + self.beta * kl / x_hat.shape[1]
         return loss
-
-
-@functools.cache
-def fused_optimizer_kwargs(optimizer, device):
-    """``{"fused": True}`` where torch has a fused kernel for ``optimizer`` on
-    ``device`` (Adam, AdamW, SGD, Adagrad on CPU since torch 2.4), else ``{}``.
-
-    One fused kernel per step replaces a Python loop over the parameters and
-    several kernels per parameter; results are deterministic either way. The
-    answer is probed once per optimizer class and device string.
-    """
-    if optimizer not in (
-        torch.optim.Adam,
-        torch.optim.AdamW,
-        torch.optim.SGD,
-        torch.optim.Adagrad,
-    ):
-        return {}
-    try:
-        probe = torch.zeros(1, device=device, requires_grad=True)
-        optimizer([probe], lr=0.1, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return {}
-    return {"fused": True}
-
-
-def as_tensor(X):
-    """A CPU tensor over the ndarray X, copying only when torch needs it.
-
-    torch cannot wrap read-only memory (a read-only memory map, a pandas
-    copy-on-write buffer) or non-contiguous strides; such a batch is copied.
-    """
-    X = np.asarray(X)
-    if not (X.flags.writeable and X.flags.c_contiguous):
-        X = np.array(X, order="C")
-    return torch.from_numpy(X)
-
-
-class InputScaler:
-    """The affine map between the user's units and the module's.
-
-    ``(x - mean) / scale`` on the way in, its inverse on the way out. ``mean``
-    is ``None`` for data used as is (``loss="bce"``, where the data must stay
-    in [0, 1]). Centering happens in float64 when either the input or the
-    requested output is float64, so large offsets do not lose precision; the
-    result is cast to ``dtype`` (float32 for training) and moved to ``device``.
-    """
-
-    def __init__(self, mean, scale, device):
-        self.mean = None if mean is None else torch.as_tensor(mean)
-        self.scale = float(scale)
-        self.device = device
-
-    def __call__(self, X, dtype=torch.float32):
-        t = as_tensor(X)
-        work = torch.float64 if torch.float64 in (t.dtype, dtype) else torch.float32
-        t = t.to(work)
-        if self.mean is not None:
-            t = (t - self.mean.to(work)) / self.scale
-        return t.to(device=self.device, dtype=dtype)
-
-    def inverse(self, t, dtype):
-        """Module-space tensor -> ndarray of ``dtype`` in the user's units."""
-        x = t.detach().cpu().numpy()
-        if self.mean is not None:
-            x = x.astype(np.float64) * self.scale + self.mean.numpy()
-        return x.astype(dtype, copy=False)

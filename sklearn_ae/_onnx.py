@@ -1,5 +1,6 @@
 """ONNX export of the encoder or the decoder, input scaling included."""
 
+import copy
 import logging
 import warnings
 from pathlib import Path
@@ -11,41 +12,56 @@ __all__ = ["export_onnx"]
 
 
 class _Encoder(nn.Module):
-    """``X -> codes``: ``(X - mean) / scale``, then the module's ``encode``."""
+    """``X -> codes``: the scaler's map into module space, then ``encode``."""
 
-    def __init__(self, module, mean, scale):
+    def __init__(self, module, scaling):
         super().__init__()
         self.module = module
-        self.register_buffer("mean", mean)
-        self.scale = scale
+        self.scaling = scaling
 
     def forward(self, x):
-        if self.mean is not None:
-            x = (x - self.mean) / self.scale
-        return self.module.encode(x)
+        return self.module.encode(self.scaling(x))
 
 
 class _Decoder(nn.Module):
-    """``codes -> X``: ``decode``, the sigmoid for BCE, then undo the scaling."""
+    """``codes -> X``: ``decode``, the sigmoid for BCE, then the inverse map."""
 
-    def __init__(self, module, mean, scale, sigmoid):
+    def __init__(self, module, unscaling, sigmoid):
         super().__init__()
         self.module = module
-        self.register_buffer("mean", mean)
-        self.scale = scale
+        self.unscaling = unscaling
         self.sigmoid = sigmoid
 
     def forward(self, z):
         x = self.module.decode(z)
         if self.sigmoid:
             x = torch.sigmoid(x)
-        if self.mean is not None:
-            x = x * self.scale + self.mean
-        return x
+        return self.unscaling(x)
 
 
-def export_onnx(estimator, path, *, part):
-    """Write ``part`` of the fitted ``estimator`` to ``path`` as ONNX."""
+def export_onnx(module, scaler, path, *, part, width, sigmoid):
+    """Write ``part`` of a fitted model to ``path`` as ONNX.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The trained module.
+
+    scaler : InputScaler
+        The fitted map into module space.
+
+    path : str or path-like
+        The file to write.
+
+    part : {"encoder", "decoder"}
+        Which half to export.
+
+    width : int
+        Width of the graph's input: ``n_features_in_`` or ``n_components_``.
+
+    sigmoid : bool
+        Whether the decoder's output goes through a sigmoid (``loss="bce"``).
+    """
     if part not in ("encoder", "decoder"):
         raise ValueError(f"part must be 'encoder' or 'decoder'; got {part!r}.")
     try:
@@ -56,22 +72,15 @@ def export_onnx(estimator, path, *, part):
             "export_onnx needs the optional dependencies onnx and onnxscript: "
             "pip install 'sklearn-ae[onnx]'"
         ) from exc
-    import copy
 
     path = Path(path)
-    module = copy.deepcopy(estimator.module_).cpu().float().eval()
-    mean = None
-    if estimator.mean_ is not None:
-        mean = torch.as_tensor(estimator.mean_, dtype=torch.float32)
-    scale = float(estimator.scale_)
+    module = copy.deepcopy(module).cpu().float().eval()
     if part == "encoder":
-        wrapper = _Encoder(module, mean, scale)
-        example = torch.zeros(2, estimator.n_features_in_)
-        output = "codes"
+        wrapper, output = _Encoder(module, scaler.to_module()), "codes"
     else:
-        wrapper = _Decoder(module, mean, scale, sigmoid=estimator.loss == "bce")
-        example = torch.zeros(2, estimator.n_components_)
+        wrapper = _Decoder(module, scaler.to_module(inverse=True), sigmoid)
         output = "X_reconstructed"
+    example = torch.zeros(2, width)
     batch = torch.export.Dim("batch")
     # The exporter logs a warning per torchvision operator it cannot register
     # when torchvision is absent (none can occur in these graphs), and warns

@@ -34,6 +34,10 @@ import sklearn
 import skorch
 import torch
 
+from ._compat import validate_parameter_constraints
+from ._config import OPTIMIZERS, PARAMETER_CONSTRAINTS, build_net, resolve_device
+from ._scaling import InputScaler
+
 __all__ = ["load", "save"]
 
 FORMAT = "sklearn_ae.AutoencoderTransformer"
@@ -128,9 +132,9 @@ def _import_class(path):
     return obj
 
 
-def _params_to_json(estimator):
-    params = {}
-    for name, value in estimator.get_params(deep=False).items():
+def _params_to_json(params):
+    encoded = {}
+    for name, value in params.items():
         if name in _TRAINING_ONLY and value is not None:
             warnings.warn(
                 f"save() does not store {name}={value!r} (it only affects "
@@ -149,14 +153,11 @@ def _params_to_json(estimator):
                 stacklevel=4,
             )
             value = None
-        params[name] = _encode(name, value)
-    return params
+        encoded[name] = _encode(name, value)
+    return encoded
 
 
-def _optimizer_class(estimator):
-    from ._autoencoder import OPTIMIZERS
-
-    optimizer = estimator.optimizer
+def _optimizer_class(optimizer):
     return OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
 
 
@@ -212,50 +213,44 @@ def _optimizer_from_json(saved, tensors):
     return {"state": state, "param_groups": groups}
 
 
-def save(estimator, path):
-    """Write ``estimator`` (fitted) to ``path``; see the module docstring."""
+def save(path, estimator_name, params, state, net):
+    """Write a fitted model to ``path``; see the module docstring.
+
+    ``estimator_name`` is the estimator's class name, ``params`` its
+    parameters, ``state`` its other fitted
+    values as plain data (see ``AutoencoderTransformer._fitted_state``) and
+    ``net`` its trained net.
+    """
     from safetensors.torch import save as st_save
 
     path = Path(path)
-    params = _params_to_json(estimator)
-    module = estimator.module_
+    encoded = _params_to_json(params)
+    module, scaler = net.module_, net.scaler
     tensors = {
         f"module.{k}": v.detach().cpu().contiguous()
         for k, v in module.state_dict().items()
     }
-    if estimator.mean_ is not None:
-        tensors["scaler.mean"] = torch.as_tensor(np.asarray(estimator.mean_))
-    names = getattr(estimator, "feature_names_in_", None)
+    if scaler.mean is not None:
+        tensors["scaler.mean"] = torch.as_tensor(scaler.mean)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "estimator": type(estimator).__name__,
+        "estimator": estimator_name,
         "versions": _versions(),
-        "params": params,
+        "params": encoded,
         "module_class": f"{type(module).__module__}:{type(module).__qualname__}",
         "fitted": {
-            "n_features_in_": int(estimator.n_features_in_),
-            "feature_names_in_": None if names is None else [str(n) for n in names],
-            "n_components_": int(estimator.n_components_),
-            "scale_": float(estimator.scale_),
-            "has_mean": estimator.mean_ is not None,
-            "n_iter_": int(estimator.n_iter_),
-            "loss_curve_": [float(v) for v in estimator.loss_curve_],
-            "validation_loss_curve_": (
-                None
-                if estimator.validation_loss_curve_ is None
-                else [float(v) for v in estimator.validation_loss_curve_]
-            ),
-            "seed": int(estimator._seed),
-            "dtype": estimator._fit_dtype.name,
-            "device": str(estimator.net_.device),
+            **state,
+            "scale_": scaler.scale,
+            "has_mean": scaler.mean is not None,
+            "device": str(net.device),
         },
     }
-    tensors["generator.state"] = estimator.net_.generator.get_state()
+    tensors["generator.state"] = net.generator.get_state()
     optimizer = None
-    if type(estimator.net_.optimizer_) is _optimizer_class(estimator):
+    if type(net.optimizer_) is _optimizer_class(params["optimizer"]):
         # (Not when the optimizer parameter was changed after the fit.)
-        optimizer = _optimizer_to_json(estimator.net_.optimizer_, tensors)
+        optimizer = _optimizer_to_json(net.optimizer_, tensors)
     if optimizer is not None:
         metadata["optimizer"] = optimizer
     weights = st_save(tensors, metadata={"format": FORMAT})
@@ -342,36 +337,54 @@ def _check_versions(path, saved):
         )
 
 
-def load(cls, path, *, device=None):
-    """Read an estimator of class ``cls`` from ``path``; see the module docstring."""
+def load(path, estimator_name, *, device=None):
+    """Read a model file: ``(params, state, net)``; see the module docstring.
+
+    ``state`` holds the fitted values that ``save`` was given; ``net`` is
+    built from ``params`` by the same function that ``fit`` uses, then filled
+    in with the saved weights, optimizer state and shuffling state.
+    """
     metadata, tensors = _read(path)
-    if metadata.get("estimator") != cls.__name__:
+    if metadata.get("estimator") != estimator_name:
         raise _refuse(path, f"it holds a {metadata.get('estimator')!r}")
     _check_versions(path, metadata.get("versions") or {})
     try:
         params = {k: _decode(v) for k, v in metadata["params"].items()}
+        validate_parameter_constraints(
+            PARAMETER_CONSTRAINTS, params, caller_name=estimator_name
+        )
         fitted = metadata["fitted"]
-        estimator = cls(**params)
-        estimator._validate_params()
         n_features = int(fitted["n_features_in_"])
         scale = float(fitted["scale_"])
-        seed = int(fitted["seed"])
-        dtype = np.dtype(fitted.get("dtype", "float32"))
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype {dtype} is not float32 or float64")
+        names = fitted.get("feature_names_in_")
+        curve = fitted.get("validation_loss_curve_")
+        state = {
+            "n_features_in_": n_features,
+            "feature_names_in_": None if names is None else [str(n) for n in names],
+            "n_components_": int(fitted["n_components_"]),
+            "n_iter_": int(fitted["n_iter_"]),
+            "loss_curve_": [float(v) for v in fitted["loss_curve_"]],
+            "validation_loss_curve_": (
+                None if curve is None else [float(v) for v in curve]
+            ),
+            "seed": int(fitted["seed"]),
+            "dtype": np.dtype(fitted.get("dtype", "float32")),
+        }
+        if state["dtype"] not in (np.float32, np.float64):
+            raise ValueError(f"dtype {state['dtype']} is not float32 or float64")
     except (KeyError, TypeError, ValueError, AttributeError, ImportError) as exc:
         # ValueError includes scikit-learn's InvalidParameterError.
         raise _refuse(path, f"{_METADATA} is incomplete or invalid ({exc})") from None
     if device is not None:
-        estimator.set_params(device=device)
-    elif str(estimator.device).startswith("cuda") and not torch.cuda.is_available():
+        params["device"] = device
+    elif resolve_device(params["device"], fallback=True) != str(params["device"]):
         warnings.warn(
-            f"{os.fspath(path)!r} was saved with device={estimator.device!r}, but "
+            f"{os.fspath(path)!r} was saved with device={params['device']!r}, but "
             "CUDA is not available here; it was loaded on the CPU (device='cpu').",
             UserWarning,
             stacklevel=3,
         )
-        estimator.set_params(device="cpu")
+        params["device"] = "cpu"
 
     mean = None
     if fitted.get("has_mean"):
@@ -380,26 +393,27 @@ def load(cls, path, *, device=None):
         mean = tensors.pop("scaler.mean").to(torch.float64).numpy()
         if mean.shape != (n_features,):
             raise _refuse(path, "the input mean has the wrong shape")
-    state = {
+    module_state = {
         k.removeprefix("module."): v
         for k, v in tensors.items()
         if k.startswith("module.")
     }
     opt_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPT_PREFIX)}
     generator = tensors.get("generator.state")
-    if len(state) + len(opt_tensors) + (generator is not None) != len(tensors):
+    if len(module_state) + len(opt_tensors) + (generator is not None) != len(tensors):
         raise _refuse(path, f"{_WEIGHTS} holds unexpected tensors")
     try:
-        estimator._restore(n_features, mean, scale, seed, state, dtype)
+        net = build_net(params, n_features, InputScaler(mean, scale), state["seed"])
+        net.module_.load_state_dict(module_state, strict=True)
     except (RuntimeError, ValueError) as exc:  # missing keys, wrong shapes
         raise _refuse(path, f"the weights do not fit the model ({exc})") from None
     if generator is not None:
         try:
-            estimator.net_.generator.set_state(generator)
+            net.generator.set_state(generator)
         except (RuntimeError, TypeError) as exc:
             raise _refuse(path, f"the shuffling state is invalid ({exc})") from None
     if "optimizer" in metadata:
-        optimizer = estimator.net_.optimizer_
+        optimizer = net.optimizer_
         kind = type(optimizer)
         try:
             saved_opt = metadata["optimizer"]
@@ -408,21 +422,9 @@ def load(cls, path, *, device=None):
             optimizer.load_state_dict(_optimizer_from_json(saved_opt, opt_tensors))
         except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
             raise _refuse(path, f"the optimizer state does not fit ({exc!r})") from None
-    module = estimator.module_
+    module = net.module_
     saved_module = metadata.get("module_class")
     here_module = f"{type(module).__module__}:{type(module).__qualname__}"
     if saved_module != here_module:
         raise _refuse(path, f"it holds a {saved_module}, not a {here_module}")
-
-    names = fitted.get("feature_names_in_")
-    estimator.n_features_in_ = n_features
-    if names is not None:
-        estimator.feature_names_in_ = np.asarray(names, dtype=object)
-    estimator.n_components_ = int(fitted["n_components_"])
-    estimator.n_iter_ = int(fitted["n_iter_"])
-    estimator.loss_curve_ = [float(v) for v in fitted["loss_curve_"]]
-    curve = fitted.get("validation_loss_curve_")
-    estimator.validation_loss_curve_ = (
-        None if curve is None else [float(v) for v in curve]
-    )
-    return estimator
+    return params, state, net

@@ -21,6 +21,20 @@ def X_small(digits):
     return digits[0][:300]
 
 
+@pytest.fixture
+def fast():
+    """Parameters of a fit that takes a fraction of a second on ``X_small``.
+
+    A fresh dict per test: override entries with ``{**fast, "max_iter": 1}``.
+    """
+    return {
+        "n_components": 3,
+        "hidden_layer_sizes": (16,),
+        "max_iter": 3,
+        "random_state": 0,
+    }
+
+
 @pytest.fixture(scope="module")
 def fitted(X_small):
     """An estimator fitted once per test module, for read-only tests."""

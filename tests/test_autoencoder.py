@@ -22,11 +22,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
-import sklearn_ae._autoencoder as ae_module
+import sklearn_ae._data as data_module
 from sklearn_ae import AutoencoderTransformer
-
-FAST = {"hidden_layer_sizes": (16,), "max_iter": 3, "random_state": 0}
-
 
 # ----------------------------------------------------------------- basics
 
@@ -54,10 +51,10 @@ def test_training_reduces_the_loss_and_beats_pca_on_held_out_data(
     assert -fitted.score(X_test) < pca_mse
 
 
-def test_fit_returns_self_and_fit_transform_matches_transform(X_small):
-    ae = AutoencoderTransformer(**FAST)
+def test_fit_returns_self_and_fit_transform_matches_transform(X_small, fast):
+    ae = AutoencoderTransformer(**fast)
     assert ae.fit(X_small) is ae
-    Z = AutoencoderTransformer(**FAST).fit_transform(X_small)
+    Z = AutoencoderTransformer(**fast).fit_transform(X_small)
     assert_array_equal(Z, ae.transform(X_small))
 
 
@@ -81,21 +78,21 @@ def test_feature_names_out(fitted):
     )
 
 
-def test_bce_reconstructions_are_probabilities(X_small):
-    ae = AutoencoderTransformer(loss="bce", **FAST).fit(X_small)
+def test_bce_reconstructions_are_probabilities(X_small, fast):
+    ae = AutoencoderTransformer(loss="bce", **fast).fit(X_small)
     X_hat = ae.inverse_transform(ae.transform(X_small))
     assert X_hat.min() >= 0 and X_hat.max() <= 1
     assert ae.mean_ is None and ae.scale_ == 1.0
 
 
-def test_bce_rejects_data_outside_unit_interval(X_small):
+def test_bce_rejects_data_outside_unit_interval(X_small, fast):
     with pytest.raises(ValueError, match=r"loss='bce' needs X in \[0, 1\]"):
-        AutoencoderTransformer(loss="bce", **FAST).fit(X_small * 16)
+        AutoencoderTransformer(loss="bce", **fast).fit(X_small * 16)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop", torch.optim.AdamW])
-def test_optimizers_by_name_or_class(optimizer, X_small):
-    ae = AutoencoderTransformer(optimizer=optimizer, learning_rate=1e-2, **FAST)
+def test_optimizers_by_name_or_class(optimizer, X_small, fast):
+    ae = AutoencoderTransformer(optimizer=optimizer, learning_rate=1e-2, **fast)
     ae.fit(X_small)
     expected = optimizer if isinstance(optimizer, type) else None
     if expected is not None:
@@ -122,25 +119,27 @@ def test_dtype_is_preserved(fitted, X_small, dtype):
     assert_allclose(Z, fitted.transform(X_small), rtol=1e-4, atol=1e-5)
 
 
-def test_integer_input_gives_float64(digits):
+def test_integer_input_gives_float64(digits, fast):
     X_int = (digits[0][:100] * 16).astype(np.int64)
-    ae = AutoencoderTransformer(**FAST).fit(X_int)
+    ae = AutoencoderTransformer(**fast).fit(X_int)
     assert ae.transform(X_int).dtype == np.float64
 
 
-def test_pandas_feature_names_and_set_output(X_small):
+def test_pandas_feature_names_and_set_output(X_small, fast):
     df = pd.DataFrame(X_small, columns=[f"px{i}" for i in range(64)])
-    ae = AutoencoderTransformer(**FAST).set_output(transform="pandas").fit(df)
+    ae = AutoencoderTransformer(**fast).set_output(transform="pandas").fit(df)
     assert_array_equal(ae.feature_names_in_, df.columns)
     Z = ae.transform(df)
     assert isinstance(Z, pd.DataFrame)
-    assert list(Z.columns) == ["autoencodertransformer0", "autoencodertransformer1"]
+    assert list(Z.columns) == [f"autoencodertransformer{i}" for i in range(3)]
     assert ae.inverse_transform(Z).shape == (300, 64)
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         ae.transform(X_small)
 
 
-def test_sparse_input_matches_dense_and_is_densified_per_batch(X_small, monkeypatch):
+def test_sparse_input_matches_dense_and_is_densified_per_batch(
+    X_small, monkeypatch, fast
+):
     X_sp = sp.csr_matrix(X_small)
     densified = []
     original = sp.csr_matrix.toarray
@@ -150,8 +149,8 @@ def test_sparse_input_matches_dense_and_is_densified_per_batch(X_small, monkeypa
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(sp.csr_matrix, "toarray", spy)
-    monkeypatch.setattr(ae_module, "_INFERENCE_ROWS", 128)
-    params = {**FAST, "batch_size": 32}
+    monkeypatch.setattr(data_module, "CHUNK_ROWS", 128)
+    params = {**fast, "batch_size": 32}
     ae_sparse = AutoencoderTransformer(**params).fit(X_sp)
     Z_sparse = ae_sparse.transform(X_sp)
     assert densified and max(densified) <= 128 < X_sp.shape[0]
@@ -176,7 +175,7 @@ def test_transform_does_not_depend_on_batching(fitted, X_small, monkeypatch):
         assert_array_equal(fitted.transform(X), Z)
     finally:
         fitted.set_params(batch_size=before)
-    monkeypatch.setattr(ae_module, "_INFERENCE_ROWS", 7)
+    monkeypatch.setattr(data_module, "CHUNK_ROWS", 7)
     assert_allclose(fitted.transform(X), Z, rtol=1e-12, atol=1e-12)
     assert_allclose(
         fitted.inverse_transform(Z),
@@ -187,33 +186,34 @@ def test_transform_does_not_depend_on_batching(fitted, X_small, monkeypatch):
 
 
 def test_transform_runs_in_eval_mode(fitted, X_small):
-    fitted.module_.train()
-    fitted.transform(X_small)
-    assert not fitted.module_.training
+    ae = pickle.loads(pickle.dumps(fitted))  # the shared fixture stays untouched
+    ae.module_.train()
+    ae.transform(X_small)
+    assert not ae.module_.training
 
 
 # ---------------------------------------------------------- reproducibility
 
 
-def test_same_seed_same_result_different_seed_different(X_small):
-    Z1 = AutoencoderTransformer(**FAST).fit_transform(X_small)
-    Z2 = AutoencoderTransformer(**FAST).fit_transform(X_small)
+def test_same_seed_same_result_different_seed_different(X_small, fast):
+    Z1 = AutoencoderTransformer(**fast).fit_transform(X_small)
+    Z2 = AutoencoderTransformer(**fast).fit_transform(X_small)
     assert_array_equal(Z1, Z2)
-    Z3 = AutoencoderTransformer(**{**FAST, "random_state": 1}).fit_transform(X_small)
+    Z3 = AutoencoderTransformer(**{**fast, "random_state": 1}).fit_transform(X_small)
     assert not np.allclose(Z1, Z3)
 
 
-def test_refit_is_reproducible_with_early_stopping(X_small):
-    ae = AutoencoderTransformer(early_stopping=True, **FAST)
+def test_refit_is_reproducible_with_early_stopping(X_small, fast):
+    ae = AutoencoderTransformer(early_stopping=True, **fast)
     Z1 = ae.fit_transform(X_small)
     assert_array_equal(ae.fit_transform(X_small), Z1)
 
 
 @pytest.mark.parametrize("random_state", [0, None, np.random.RandomState(3)])
-def test_global_rng_state_is_left_alone(X_small, random_state):
+def test_global_rng_state_is_left_alone(X_small, random_state, fast):
     torch_state = torch.get_rng_state()
     np_state = np.random.get_state()
-    AutoencoderTransformer(**{**FAST, "random_state": random_state}).fit(X_small)
+    AutoencoderTransformer(**{**fast, "random_state": random_state}).fit(X_small)
     assert torch.equal(torch.get_rng_state(), torch_state)
     after = np.random.get_state()
     assert_array_equal(after[1], np_state[1])
@@ -245,9 +245,9 @@ def test_init_does_no_work():
         (np.array([["a", "b"], ["c", "d"]]), ValueError, "could not convert"),
     ],
 )
-def test_bad_input_raises_sklearns_errors(X, error, message):
+def test_bad_input_raises_sklearns_errors(X, error, message, fast):
     with pytest.raises(error, match=message):
-        AutoencoderTransformer(**FAST).fit(X)
+        AutoencoderTransformer(**fast).fit(X)
 
 
 def test_bad_input_to_a_fitted_model_loses_nothing(fitted, X_small):
@@ -299,11 +299,11 @@ def test_invalid_parameters(params, message, X_small):
         AutoencoderTransformer(**params).fit(X_small)
 
 
-def test_invalid_hidden_layer_sizes_and_device(X_small):
+def test_invalid_hidden_layer_sizes_and_device(X_small, fast):
     with pytest.raises(ValueError, match="must be a tuple of positive ints"):
         AutoencoderTransformer(hidden_layer_sizes=(8, 0)).fit(X_small)
     with pytest.raises(ValueError, match="'device' parameter"):
-        AutoencoderTransformer(device="quantum", **FAST).fit(X_small)
+        AutoencoderTransformer(device="quantum", **fast).fit(X_small)
 
 
 def test_too_little_data_for_a_validation_split():
@@ -316,8 +316,8 @@ def test_too_little_data_for_a_validation_split():
 # --------------------------------------------------------------- divergence
 
 
-def test_divergence_is_an_error_and_leaves_the_model_unfitted(X_small):
-    ae = AutoencoderTransformer(**FAST).fit(X_small)
+def test_divergence_is_an_error_and_leaves_the_model_unfitted(X_small, fast):
+    ae = AutoencoderTransformer(**fast).fit(X_small)
     ae.set_params(optimizer="sgd", learning_rate=1e12)
     with pytest.raises(ValueError, match=r"Training diverged: .* \(epoch 1\)\. Try"):
         ae.fit(X_small * 100)
@@ -325,31 +325,31 @@ def test_divergence_is_an_error_and_leaves_the_model_unfitted(X_small):
         ae.transform(X_small)
 
 
-def test_huge_values_are_scaled_not_overflowed():
+def test_huge_values_are_scaled_not_overflowed(fast):
     X = np.random.default_rng(0).normal(size=(60, 5)) * 1e30
-    ae = AutoencoderTransformer(**FAST).fit(X)
+    ae = AutoencoderTransformer(**fast).fit(X)
     Z = ae.transform(X)
     assert np.isfinite(Z).all()
     assert ae.scale_ == pytest.approx(1e30, rel=0.5)
 
 
-def test_values_too_large_for_float64_statistics():
+def test_values_too_large_for_float64_statistics(fast):
     X = np.full((4, 2), 1e200)
     X[0] = -1e200
     with pytest.raises(ValueError, match="too large to be centred and scaled"):
-        AutoencoderTransformer(**FAST).fit(X)
+        AutoencoderTransformer(**fast).fit(X)
 
 
 # ---------------------------------------------------------------- training
 
 
-def test_early_stopping_keeps_a_validation_curve(X_small):
+def test_early_stopping_keeps_a_validation_curve(X_small, fast):
     ae = AutoencoderTransformer(
         early_stopping=True,
         max_iter=50,
         n_iter_no_change=2,
         tol=10.0,
-        **{k: v for k, v in FAST.items() if k != "max_iter"},
+        **{k: v for k, v in fast.items() if k != "max_iter"},
     ).fit(X_small)
     # With tol=10 no epoch counts as an improvement: the run stops after the
     # first epoch plus n_iter_no_change epochs without improvement.
@@ -366,16 +366,16 @@ def test_training_loss_plateau_stops_without_early_stopping(X_small):
     assert ae.n_iter_ == 4
 
 
-def test_verbose_prints_progress(X_small, capsys):
-    AutoencoderTransformer(**FAST).fit(X_small)
+def test_verbose_prints_progress(X_small, capsys, fast):
+    AutoencoderTransformer(**fast).fit(X_small)
     assert capsys.readouterr().out == ""
-    AutoencoderTransformer(verbose=1, **FAST).fit(X_small)
+    AutoencoderTransformer(verbose=1, **fast).fit(X_small)
     out = capsys.readouterr().out
     assert "train_loss" in out and "dur" in out
-    assert len(re.findall(r"^\s+\d+\s", out, flags=re.M)) == FAST["max_iter"]
+    assert len(re.findall(r"^\s+\d+\s", out, flags=re.M)) == fast["max_iter"]
 
 
-def test_user_callbacks_are_called(X_small):
+def test_user_callbacks_are_called(X_small, fast):
     class CountEpochs(Callback):
         def initialize(self):
             self.epochs = 0
@@ -385,8 +385,8 @@ def test_user_callbacks_are_called(X_small):
             self.epochs += 1
 
     counter = CountEpochs()
-    AutoencoderTransformer(callbacks=[("count", counter)], **FAST).fit(X_small)
-    assert counter.epochs == FAST["max_iter"]
+    AutoencoderTransformer(callbacks=[("count", counter)], **fast).fit(X_small)
+    assert counter.epochs == fast["max_iter"]
 
 
 # ------------------------------------------------- scikit-learn integration
@@ -430,42 +430,43 @@ def test_grid_search_in_a_classification_pipeline(digits):
     assert search.best_score_ > 0.8
 
 
-def test_grid_search_without_y_uses_reconstruction_score(X_small):
+def test_grid_search_without_y_uses_reconstruction_score(X_small, fast):
     search = GridSearchCV(
-        AutoencoderTransformer(**FAST), {"n_components": [1, 12]}, cv=2
+        AutoencoderTransformer(**fast), {"n_components": [1, 12]}, cv=2
     )
     search.fit(X_small)
     assert search.best_params_ == {"n_components": 12}
 
 
-def test_pipeline_into_tsne(X_small):
+def test_pipeline_into_tsne(X_small, fast):
     pipe = make_pipeline(
-        AutoencoderTransformer(n_components=8, **FAST),
+        AutoencoderTransformer(**{**fast, "n_components": 8}),
         TSNE(n_components=2, perplexity=10, random_state=0),
     )
     assert pipe.fit_transform(X_small[:100]).shape == (100, 2)
 
 
-def test_column_transformer_with_pandas_output(X_small):
+def test_column_transformer_with_pandas_output(X_small, fast):
     df = pd.DataFrame(X_small[:, :10], columns=[f"c{i}" for i in range(10)])
     ct = ColumnTransformer(
-        [("ae", AutoencoderTransformer(**FAST), [f"c{i}" for i in range(8)])],
+        [("ae", AutoencoderTransformer(**fast), [f"c{i}" for i in range(8)])],
         remainder="passthrough",
     ).set_output(transform="pandas")
     out = ct.fit_transform(df)
     assert list(out.columns) == [
         "ae__autoencodertransformer0",
         "ae__autoencodertransformer1",
+        "ae__autoencodertransformer2",
         "remainder__c8",
         "remainder__c9",
     ]
 
 
-def test_replaces_pca_in_the_same_code(digits):
+def test_replaces_pca_in_the_same_code(digits, fast):
     X = digits[0][:400]
     for reducer in (
         PCA(n_components=5),
-        AutoencoderTransformer(n_components=5, **{k: v for k, v in FAST.items()}),
+        AutoencoderTransformer(**{**fast, "n_components": 5}),
     ):
         Z = reducer.fit_transform(X)
         assert Z.shape == (400, 5)

@@ -1,7 +1,9 @@
-"""scikit-learn's own estimator checks."""
+"""scikit-learn's own estimator checks, for the default model and the zoo's
+models that take data of any width."""
 
 import inspect
 
+from custom_modules import TiedAutoencoder
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ae import AutoencoderTransformer
@@ -16,9 +18,25 @@ _OPTIONS = (
     else {}
 )
 
+_SMALL = {"hidden_layer_sizes": (4,), "max_iter": 2, "random_state": 0}
+
 
 @parametrize_with_checks(
-    [AutoencoderTransformer(max_iter=5, random_state=0)], **_OPTIONS
+    [
+        AutoencoderTransformer(max_iter=5, random_state=0),
+        # The article's sparse model, a masking denoiser, a VAE, a user's
+        # module and a user's VAE (see test_zoo.py for what each one does).
+        AutoencoderTransformer(code_activation="relu", sparsity=1e-3, **_SMALL),
+        AutoencoderTransformer(noise=0.2, noise_type="mask", **_SMALL),
+        AutoencoderTransformer(variational=True, **_SMALL),
+        AutoencoderTransformer(
+            architecture=TiedAutoencoder, max_iter=2, random_state=0
+        ),
+        AutoencoderTransformer(
+            architecture=TiedAutoencoder, variational=True, max_iter=2, random_state=0
+        ),
+    ],
+    **_OPTIONS,
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -7,16 +7,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-import sklearn_ae._validation as validation
+import sklearn_ae._data as data_module
 from sklearn_ae import AutoencoderTransformer
 
-PARAMS = {
-    "n_components": 2,
-    "hidden_layer_sizes": (8,),
-    "batch_size": 4096,
-    "max_iter": 1,
-    "random_state": 0,
-}
+
+@pytest.fixture
+def fast(fast):
+    """One epoch in large batches: 150,000 rows in a fraction of a second."""
+    return {**fast, "batch_size": 4096, "max_iter": 1}
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +30,16 @@ def memmap(tmp_path_factory):
 
 def test_validation_does_not_copy_a_float32_memmap(memmap):
     ae = AutoencoderTransformer()
-    checked = validation.check_X(ae, memmap, reset=True)
+    checked = data_module.check_X(ae, memmap, reset=True)
     assert np.shares_memory(checked, memmap)
     assert ae.n_features_in_ == 16
 
 
-def test_fit_on_a_memmap_allocates_far_less_than_the_data(memmap):
-    AutoencoderTransformer(**PARAMS).fit(memmap[:100])  # imports, lazy init
+def test_fit_on_a_memmap_allocates_far_less_than_the_data(memmap, fast):
+    AutoencoderTransformer(**fast).fit(memmap[:100])  # imports, lazy init
     tracemalloc.start()
     try:
-        ae = AutoencoderTransformer(**PARAMS).fit(memmap)
+        ae = AutoencoderTransformer(**fast).fit(memmap)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -49,7 +47,7 @@ def test_fit_on_a_memmap_allocates_far_less_than_the_data(memmap):
     # a full-size temporary (even np.isfinite's boolean mask) would be >= 25%;
     # the float64 chunks of the statistics pass take about 11%.
     assert peak < 0.2 * memmap.nbytes, peak
-    in_memory = AutoencoderTransformer(**PARAMS).fit(np.array(memmap))
+    in_memory = AutoencoderTransformer(**fast).fit(np.array(memmap))
     assert_array_equal(ae.transform(memmap[:500]), in_memory.transform(memmap[:500]))
 
 
@@ -63,41 +61,41 @@ def test_fit_on_a_memmap_allocates_far_less_than_the_data(memmap):
         ),
     ],
 )
-def test_non_finite_values_are_found_chunk_by_chunk(tmp_path, value, message):
+def test_non_finite_values_are_found_chunk_by_chunk(tmp_path, value, message, fast):
     X = np.memmap(tmp_path / "X", dtype=np.float32, mode="w+", shape=(10_000, 4))
     X[:] = 0.5
     X[9_000, 2] = value  # in the third chunk
     scanned = []
-    original = validation.assert_all_finite
+    original = data_module.assert_all_finite
 
     def spy(values, **kwargs):
         scanned.append(len(values))
         return original(values, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(validation, "assert_all_finite", spy)
+        mp.setattr(data_module, "assert_all_finite", spy)
         with pytest.raises(ValueError, match=re.escape(message)):
-            AutoencoderTransformer(**PARAMS).fit(X)
+            AutoencoderTransformer(**fast).fit(X)
     assert scanned == [4096, 4096, 10_000 - 8192]
 
 
-def test_fit_and_transform_on_a_dask_array_chunk_by_chunk(monkeypatch):
+def test_fit_and_transform_on_a_dask_array_chunk_by_chunk(monkeypatch, fast):
     da = pytest.importorskip("dask.array")
     X = np.random.default_rng(1).random((5000, 12), dtype=np.float32)
     dX = da.from_array(X, chunks=(1000, 12))
     computed = []
-    original = validation.LazyRows.__getitem__
+    original = data_module.LazyRows.__getitem__
 
     def spy(self, key):
         rows = original(self, key)
         computed.append(len(rows))
         return rows
 
-    monkeypatch.setattr(validation.LazyRows, "__getitem__", spy)
-    params = {**PARAMS, "batch_size": 500}
+    monkeypatch.setattr(data_module.LazyRows, "__getitem__", spy)
+    params = {**fast, "batch_size": 500}
     ae = AutoencoderTransformer(**params).fit(dX)
     # Whole batches or scan chunks, never the whole array at once.
-    assert max(computed) == validation._CHUNK_ROWS < len(X)
+    assert max(computed) == data_module.CHUNK_ROWS < len(X)
     reference = AutoencoderTransformer(**params).fit(X)
     assert_array_equal(ae.transform(dX), reference.transform(X))
     assert ae.n_features_in_ == 12

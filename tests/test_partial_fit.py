@@ -9,13 +9,11 @@ from skorch.callbacks import Callback
 
 from sklearn_ae import AutoencoderTransformer
 
-PARAMS = {
-    "n_components": 4,
-    "hidden_layer_sizes": (16,),
-    "batch_size": 50,
-    "learning_rate": 1e-2,
-    "random_state": 0,
-}
+
+@pytest.fixture
+def fast(fast):
+    """conftest's fast settings, in batches of 50 (six Adam steps per 300 rows)."""
+    return {**fast, "n_components": 4, "batch_size": 50, "learning_rate": 1e-2}
 
 
 def _adam_steps(ae):
@@ -23,8 +21,8 @@ def _adam_steps(ae):
     return {int(s["step"]) for s in state.values()}
 
 
-def test_first_call_builds_later_calls_continue(X_small):
-    ae = AutoencoderTransformer(**PARAMS).partial_fit(X_small[:100])
+def test_first_call_builds_later_calls_continue(X_small, fast):
+    ae = AutoencoderTransformer(**fast).partial_fit(X_small[:100])
     module, optimizer = ae.module_, ae.net_.optimizer_
     assert ae.n_features_in_ == 64
     assert ae.n_iter_ == 1
@@ -39,16 +37,16 @@ def test_first_call_builds_later_calls_continue(X_small):
     assert _adam_steps(ae) == {2 + 3}  # Adam's moments carried on
 
 
-def test_one_partial_fit_is_one_epoch_of_fit(X_small):
-    streamed = AutoencoderTransformer(**PARAMS).partial_fit(X_small)
-    fitted = AutoencoderTransformer(**PARAMS, max_iter=1).fit(X_small)
+def test_one_partial_fit_is_one_epoch_of_fit(X_small, fast):
+    streamed = AutoencoderTransformer(**fast).partial_fit(X_small)
+    fitted = AutoencoderTransformer(**{**fast, "max_iter": 1}).fit(X_small)
     assert_array_equal(streamed.transform(X_small), fitted.transform(X_small))
     assert streamed.loss_curve_ == fitted.loss_curve_
 
 
-def test_streaming_chunks_learns_and_is_reproducible(X_small):
+def test_streaming_chunks_learns_and_is_reproducible(X_small, fast):
     def stream():
-        ae = AutoencoderTransformer(**PARAMS)
+        ae = AutoencoderTransformer(**fast)
         scores = []
         for _ in range(2):
             for chunk in np.array_split(X_small, 3):
@@ -63,8 +61,8 @@ def test_streaming_chunks_learns_and_is_reproducible(X_small):
     assert_array_equal(again.transform(X_small), ae.transform(X_small))
 
 
-def test_later_call_checks_features_and_keeps_the_model(X_small):
-    ae = AutoencoderTransformer(**PARAMS).partial_fit(X_small)
+def test_later_call_checks_features_and_keeps_the_model(X_small, fast):
+    ae = AutoencoderTransformer(**fast).partial_fit(X_small)
     before = ae.transform(X_small)
     message = "X has 10 features, but AutoencoderTransformer is expecting 64"
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -78,7 +76,7 @@ def test_later_call_checks_features_and_keeps_the_model(X_small):
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_partial_fit_after_fit_continues_it(X_small, early_stopping):
+def test_partial_fit_after_fit_continues_it(X_small, early_stopping, fast):
     class CountEpochs(Callback):
         epochs = 0
 
@@ -86,7 +84,7 @@ def test_partial_fit_after_fit_continues_it(X_small, early_stopping):
             CountEpochs.epochs += 1
 
     ae = AutoencoderTransformer(
-        **PARAMS, max_iter=3, early_stopping=early_stopping, callbacks=[CountEpochs()]
+        **fast, early_stopping=early_stopping, callbacks=[CountEpochs()]
     )
     ae.fit(X_small)
     module, curve = ae.module_, list(ae.loss_curve_)
@@ -100,11 +98,11 @@ def test_partial_fit_after_fit_continues_it(X_small, early_stopping):
     assert ae.validation_loss_curve_ == validation
 
 
-def test_fit_after_partial_fit_starts_afresh(X_small):
-    ae = AutoencoderTransformer(**PARAMS, max_iter=2)
+def test_fit_after_partial_fit_starts_afresh(X_small, fast):
+    ae = AutoencoderTransformer(**{**fast, "max_iter": 2})
     for _ in range(3):
         ae.partial_fit(X_small)
     ae.fit(X_small)
-    fresh = AutoencoderTransformer(**PARAMS, max_iter=2).fit(X_small)
+    fresh = AutoencoderTransformer(**{**fast, "max_iter": 2}).fit(X_small)
     assert ae.n_iter_ == 2
     assert_array_equal(ae.transform(X_small), fresh.transform(X_small))

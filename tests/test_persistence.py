@@ -15,12 +15,12 @@ pytest.importorskip("safetensors")
 
 from sklearn_ae import AutoencoderTransformer
 
-FAST = {"n_components": 3, "hidden_layer_sizes": (8,), "max_iter": 3}
-
 
 @pytest.fixture(scope="module")
 def fitted(X_small):
-    return AutoencoderTransformer(**FAST, random_state=0).fit(X_small)
+    return AutoencoderTransformer(
+        n_components=3, hidden_layer_sizes=(8,), max_iter=3, random_state=0
+    ).fit(X_small)
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +65,10 @@ def test_the_file_holds_no_pickle(saved):
     assert meta["params"]["hidden_layer_sizes"] == {"__tuple__": [8]}
 
 
-def test_bce_pandas_and_optimizer_class_round_trip(X_small, tmp_path):
+def test_bce_pandas_and_optimizer_class_round_trip(X_small, tmp_path, fast):
     frame = pd.DataFrame(X_small, columns=[f"px{i}" for i in range(64)])
     ae = AutoencoderTransformer(
-        **FAST, loss="bce", optimizer=torch.optim.SGD, random_state=1
+        **{**fast, "random_state": 1}, loss="bce", optimizer=torch.optim.SGD
     ).fit(frame)
     loaded = AutoencoderTransformer.load(ae.save(tmp_path / "bce.zip"))
     assert loaded.optimizer is torch.optim.SGD
@@ -161,8 +161,8 @@ class _MyAdam(torch.optim.Adam):
     pass
 
 
-def test_parameters_that_cannot_be_stored(X_small, tmp_path):
-    ae = AutoencoderTransformer(**FAST, optimizer=_MyAdam, random_state=0)
+def test_parameters_that_cannot_be_stored(X_small, tmp_path, fast):
+    ae = AutoencoderTransformer(**fast, optimizer=_MyAdam)
     ae.fit(X_small)
     with pytest.raises(TypeError, match=r"only classes from torch\.optim"):
         ae.save(tmp_path / "x.zip")
@@ -197,12 +197,12 @@ def test_a_gpu_pickle_transforms_on_the_cpu_with_a_warning(fitted, X_small):
     ae = pickle.loads(pickle.dumps(fitted))
     expected = ae.transform(X_small)
     # Simulate a fit on a GPU machine: what the pickle records is the device.
-    ae.device = ae.net_.device = ae.net_.to_tensor.device = "cuda"
+    ae.device = ae.net_.device = "cuda"
     blob = pickle.dumps(ae)
     with pytest.warns(UserWarning, match="fitted on device 'cuda'.*moved to 'cpu'"):
         restored = pickle.loads(blob)
     assert restored.module_ is restored.net_.module_
-    assert restored.net_.to_tensor.device == "cpu" == restored.device
+    assert str(restored.net_.device) == "cpu" == restored.device
     assert_array_equal(restored.transform(X_small), expected)
 
 

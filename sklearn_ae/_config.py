@@ -1,0 +1,413 @@
+"""From parameters to a network: lookup tables and pure functions of them.
+
+Everything here is a function of the estimator's ``get_params()`` (a plain
+dict) and of the data's shape, never of the estimator object: the estimator
+builds its net through :func:`build_net`, and ``_persistence`` rebuilds a saved
+model through the same function before it fills in the saved weights.
+
+Parameters that a configuration does not use are ignored, as scikit-learn's
+MLP ignores ``momentum`` unless ``solver="sgd"`` (the estimator's docstring
+says which architecture uses which), so a grid search can vary
+``architecture``. Only combinations that cannot work raise, at ``fit``, with a
+message naming the parameter.
+"""
+
+import contextlib
+import functools
+import inspect
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from skorch.callbacks import EarlyStopping
+from skorch.helper import predefined_split
+from torch import nn
+
+from ._compat import Interval, StrOptions
+from ._distributed import current_group
+from ._losses import LOSSES
+from ._modules import ACTIVATIONS, ConvAutoencoder, LSTMAutoencoder, MLPAutoencoder
+from ._net import AutoencoderNet, Corruption
+
+__all__ = [
+    "ARCHITECTURES",
+    "OPTIMIZERS",
+    "PARAMETER_CONSTRAINTS",
+    "build_net",
+    "fused_optimizer_kwargs",
+    "resolve_device",
+    "seed_from",
+    "seeded",
+    "validation_split",
+]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "adadelta": torch.optim.Adadelta,
+    "adagrad": torch.optim.Adagrad,
+    "nadam": torch.optim.NAdam,
+    "radam": torch.optim.RAdam,
+}
+
+ARCHITECTURES = {
+    "mlp": MLPAutoencoder,
+    "conv": ConvAutoencoder,
+    "lstm": LSTMAutoencoder,
+}
+
+# The estimator's parameters that each built-in architecture is built from;
+# the others are ignored for it. A custom module gets none of them (its own
+# settings go in module_params).
+MODULE_PARAMETERS = {
+    "mlp": ("hidden_layer_sizes", "activation", "code_activation"),
+    "conv": ("activation", "code_activation"),
+    "lstm": ("code_activation",),
+}
+
+# What input_shape must look like for the architectures that need it.
+INPUT_SHAPES = {
+    "conv": (3, "(channels, height, width), e.g. (1, 28, 28)"),
+    "lstm": (2, "(timesteps, n_channels), e.g. (50, 3)"),
+}
+
+PARAMETER_CONSTRAINTS = {
+    "n_components": [Interval(Integral, 1, None, closed="left")],
+    "architecture": [StrOptions(set(ARCHITECTURES)), type],
+    "hidden_layer_sizes": [tuple, list],
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "code_activation": [StrOptions(set(ACTIVATIONS))],
+    "input_shape": [tuple, list, None],
+    "module_params": [dict, None],
+    "loss": [StrOptions(set(LOSSES))],
+    "sparsity": [Interval(Real, 0, None, closed="left")],
+    "noise": [Interval(Real, 0, None, closed="left")],
+    "noise_type": [StrOptions({"gaussian", "mask"})],
+    "variational": ["boolean"],
+    "beta": [Interval(Real, 0, None, closed="left")],
+    "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "device": [str, torch.device],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "callbacks": [list, None],
+}
+
+
+def _noop(*args, **kwargs):
+    """A picklable sink for skorch messages when ``verbose=0``."""
+
+
+def seed_from(random_state):
+    """An integer seed for one fit, leaving numpy's global RNG untouched."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+@contextlib.contextmanager
+def seeded(seed, device):
+    """Seed the global torch RNG inside a fork that restores the caller's state.
+
+    Module initialisation (and any randomness in a user's module) draws from
+    the global RNG; the fork leaves the caller's RNG as it was.
+    """
+    device = str(device)
+    cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield
+
+
+def resolve_device(device, *, fallback=False):
+    """The torch device string for the ``device`` parameter.
+
+    ``"auto"`` is CUDA when available. A CUDA device on a machine without
+    CUDA is an error, or the CPU when ``fallback`` (loading a saved model).
+    """
+    device = str(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            "The 'device' parameter of AutoencoderTransformer must be 'auto' "
+            "or a torch device string such as 'cpu' or 'cuda'. "
+            f"Got {device!r} instead."
+        ) from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        if fallback:
+            return "cpu"
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; "
+            "use device='cpu' or device='auto'."
+        )
+    return device
+
+
+@functools.cache
+def fused_optimizer_kwargs(optimizer, device):
+    """``{"fused": True}`` where torch has a fused kernel for ``optimizer`` on
+    ``device`` (Adam, AdamW, SGD, Adagrad on CPU since torch 2.4), else ``{}``.
+
+    One fused kernel per step replaces a Python loop over the parameters and
+    several kernels per parameter; results are deterministic either way. The
+    answer is probed once per optimizer class and device string.
+    """
+    if optimizer not in (
+        torch.optim.Adam,
+        torch.optim.AdamW,
+        torch.optim.SGD,
+        torch.optim.Adagrad,
+    ):
+        return {}
+    try:
+        probe = torch.zeros(1, device=device, requires_grad=True)
+        optimizer([probe], lr=0.1, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return {}
+    return {"fused": True}
+
+
+def _architecture_name(arch):
+    return repr(arch) if isinstance(arch, str) else arch.__name__
+
+
+def _positive_ints(name, value):
+    if not all(isinstance(s, Integral) and s > 0 for s in value):
+        raise ValueError(
+            f"The '{name}' parameter of AutoencoderTransformer must be a tuple of "
+            f"positive ints. Got {value!r} instead."
+        )
+    return tuple(int(s) for s in value)
+
+
+def _input_shape(arch, shape, n_features):
+    """``input_shape`` as a tuple of ints, checked against X and architecture."""
+    if arch == "mlp":
+        return None  # flat rows: input_shape is not used
+    n_dims, example = INPUT_SHAPES.get(arch, (None, None))
+    if shape is None:
+        if n_dims is not None:
+            raise ValueError(
+                f"architecture={arch!r} needs input_shape={example}, the shape "
+                "of one sample."
+            )
+        return (n_features,)
+    shape = _positive_ints("input_shape", shape)
+    if n_dims is not None and len(shape) != n_dims:
+        raise ValueError(
+            f"architecture={arch!r} needs a {n_dims}-D input_shape={example}; "
+            f"got {shape}."
+        )
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"input_shape {shape} holds {math.prod(shape)} values per sample, "
+            f"but X has {n_features} features."
+        )
+    return shape
+
+
+def _check_custom_module(module_cls, variational):
+    if not issubclass(module_cls, nn.Module):
+        raise ValueError(
+            "architecture must be 'mlp', 'conv', 'lstm' or a torch.nn.Module "
+            f"subclass; got the class {module_cls.__name__}."
+        )
+    methods = ["encode", "decode"]
+    if variational:
+        methods.append("encode_distribution")
+    missing = [m for m in methods if not callable(getattr(module_cls, m, None))]
+    if missing:
+        raise ValueError(
+            f"The module class {module_cls.__name__} has no {missing} "
+            f"method(s); a module needs {methods} (see the module protocol "
+            "in AutoencoderTransformer's Notes)."
+        )
+
+
+def module_spec(params, n_features):
+    """The module class and its constructor arguments: the one place they are set.
+
+    A built-in architecture gets the estimator's parameters it uses (see
+    ``MODULE_PARAMETERS``; ``code_activation`` not for a variational model,
+    whose code layer outputs a mean and a log-variance) and ``variational``;
+    a custom one gets ``n_features``, ``n_components`` and ``input_shape``.
+    Both also get ``module_params``.
+    """
+    arch = params["architecture"]
+    variational = params["variational"]
+    builtin = isinstance(arch, str)
+    if not builtin:
+        _check_custom_module(arch, variational)
+    input_shape = _input_shape(arch, params["input_shape"], n_features)
+
+    kwargs = {"n_features": n_features, "n_components": params["n_components"]}
+    if input_shape is not None:
+        kwargs["input_shape"] = input_shape
+    if builtin:
+        module_cls = ARCHITECTURES[arch]
+        for name in MODULE_PARAMETERS[arch]:
+            if not (name == "code_activation" and variational):
+                kwargs[name] = params[name]
+        if "hidden_layer_sizes" in kwargs:
+            kwargs["hidden_layer_sizes"] = _positive_ints(
+                "hidden_layer_sizes", params["hidden_layer_sizes"]
+            )
+        kwargs["variational"] = variational
+        owned = {*kwargs, *MODULE_PARAMETERS["mlp"], "variational"}
+    else:
+        module_cls, owned = arch, set(kwargs)
+
+    extra = dict(params["module_params"] or {})
+    clash = sorted(set(extra) & owned)
+    if clash:
+        raise ValueError(
+            f"module_params cannot set {clash}: the estimator sets them from "
+            "its own parameters."
+        )
+    try:
+        inspect.signature(module_cls).bind(**kwargs, **extra)
+    except TypeError as exc:
+        raise ValueError(
+            f"{module_cls.__name__} cannot be built from the arguments "
+            f"{sorted({**kwargs, **extra})}: {exc}. Check module_params (and, "
+            "for a custom module, the protocol in AutoencoderTransformer's "
+            "Notes)."
+        ) from None
+    return module_cls, {**kwargs, **extra}
+
+
+def corruption(params, scaler):
+    """The denoising corruption in module space, or None without noise."""
+    noise = params["noise"]
+    if not noise:
+        return None
+    if params["noise_type"] == "mask":
+        if noise >= 1:
+            raise ValueError(
+                "With noise_type='mask', noise is the fraction of inputs zeroed "
+                f"and must be below 1; got noise={noise}."
+            )
+        zero = 0.0
+        if scaler.mean is not None:
+            zero = torch.as_tensor(-scaler.mean / scaler.scale).float()
+        return Corruption(noise, "mask", zero=zero)
+    clip = (0.0, 1.0) if params["loss"] == "bce" else None
+    return Corruption(noise / scaler.scale, "gaussian", clip=clip)
+
+
+def n_validation_rows(params, n_samples):
+    """Rows held out for early stopping (0 without it)."""
+    if not params["early_stopping"]:
+        return 0
+    return int(np.ceil(params["validation_fraction"] * n_samples))
+
+
+def validation_split(params, n_samples, seed):
+    """``(train_indices, valid_indices)``, both None without early stopping."""
+    n_valid = n_validation_rows(params, n_samples)
+    if not n_valid:
+        return None, None
+    if n_samples - n_valid < 1:
+        raise ValueError(
+            f"With n_samples={n_samples} and validation_fraction="
+            f"{params['validation_fraction']}, no sample is left for training; "
+            "use more data, a smaller validation_fraction, or "
+            "early_stopping=False."
+        )
+    order = np.random.default_rng(seed).permutation(n_samples)
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+
+def _callbacks(params, stopping):
+    callbacks = list(params["callbacks"] or [])
+    if not stopping:
+        return callbacks
+    early = params["early_stopping"]
+    stopper = EarlyStopping(
+        monitor="valid_loss" if early else "train_loss",
+        patience=params["n_iter_no_change"],
+        threshold=params["tol"],
+        threshold_mode="abs",
+        load_best=early,
+        sink=print if params["verbose"] else _noop,
+    )
+    return [("early_stopping", stopper), *callbacks]
+
+
+def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
+    """The skorch net for ``params``, initialised under ``seed``.
+
+    Parameters
+    ----------
+    params : dict
+        The estimator's ``get_params(deep=False)``.
+
+    n_features : int
+        Width of the data.
+
+    scaler : InputScaler
+        The fitted map into module space.
+
+    seed : int
+        Seeds the weights and the shuffling generator.
+
+    valid : Dataset or None, default=None
+        The validation set, when early stopping.
+
+    stopping : bool, default=False
+        Whether the net stops by itself when the monitored loss stops
+        improving (``fit``); without it every call trains the epochs it is
+        asked for (``partial_fit``, and a loaded model).
+
+    Returns
+    -------
+    net : AutoencoderNet
+    """
+    module_cls, module_kwargs = module_spec(params, n_features)
+    device = resolve_device(params["device"])
+    optimizer, optimizer_kwargs = params["optimizer"], {}
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS[optimizer]
+        optimizer_kwargs = fused_optimizer_kwargs(optimizer, device)
+    group = current_group()
+    net = AutoencoderNet(
+        module=module_cls,
+        **{f"module__{k}": v for k, v in module_kwargs.items()},
+        criterion=LOSSES[params["loss"]],
+        optimizer=optimizer,
+        lr=params["learning_rate"],
+        optimizer__weight_decay=params["weight_decay"],
+        **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
+        max_epochs=params["max_iter"],
+        batch_size=params["batch_size"],
+        train_split=None if valid is None else predefined_split(valid),
+        callbacks=_callbacks(params, stopping),
+        device=device,
+        # In data-parallel training, process 0 alone prints.
+        verbose=params["verbose"] if group is None or group.rank == 0 else 0,
+        scaler=scaler,
+        generator=torch.Generator().manual_seed(seed),
+        sparsity=params["sparsity"],
+        variational=params["variational"],
+        beta=params["beta"],
+        corrupt=corruption(params, scaler),
+    )
+    with seeded(seed, device):
+        net.initialize()
+    return net

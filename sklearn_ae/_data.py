@@ -1,0 +1,316 @@
+"""The data path: input checking, lazy rows, the row dataset and its batches.
+
+Nothing here loads or copies a large input whole.
+
+**Checking.** ``validate_data`` checks shape, dtype and feature names; it
+does not copy a float32 or float64 C-contiguous array (a read-only
+``np.memmap`` included) whose dtype it accepts. Its finiteness check is
+switched off here and done chunk by chunk instead, with scikit-learn's own
+``assert_all_finite`` (and so scikit-learn's own messages), so no full-size
+temporary (the boolean mask of ``np.isfinite(X)``) is ever made.
+
+A dask array is validated on its first row (shape, dtype and feature checks
+need no data) and then read through :class:`LazyRows`, which computes only the
+rows a batch asks for.
+
+**Batches.** skorch wraps data in a ``Dataset`` indexed one sample at a time
+and collated by a ``DataLoader``. Here :class:`BatchIterator` cuts a batch out
+of the 2-D array in one indexing operation (dense, memory-mapped, sparse CSR or
+lazy; a sparse batch is densified on its own), and the scaler turns it into a
+float32 tensor on the device. Dense in-memory data of at most
+``TENSOR_CACHE_BYTES`` (as float32) skip even that: they are converted once
+per fit, and a batch is one ``index_select`` from that tensor. Per batch,
+converting and gathering rows from numpy cost about as much as the 784-32-784
+model's forward pass (``aten::index`` alone 120-200 us for 256 x 784 floats,
+``index_select`` 20 us). Memory maps, sparse matrices and larger arrays keep
+the streaming path, so they are never copied whole.
+"""
+
+import mmap
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.utils import assert_all_finite, gen_batches
+
+from ._compat import validate_data
+
+__all__ = [
+    "TENSOR_CACHE_BYTES",
+    "BatchIterator",
+    "LazyRows",
+    "RowDataset",
+    "as_tensor",
+    "check_X",
+    "dense",
+    "is_dask_array",
+    "is_memory_mapped",
+    "iter_row_slices",
+    "map_rows",
+]
+
+# Rows per chunk wherever X is read in pieces outside training: the input
+# checks, the scaler's statistics, transform, inverse_transform and scoring.
+# Large enough to keep the matrix multiplies efficient, small enough to bound
+# memory (4096 x 784 float32 is 12 MiB). Fixed, so results never depend on
+# batch_size.
+CHUNK_ROWS = 4096
+
+# Largest training set (as float32 on the device) that is turned into one
+# tensor per fit; 256 MiB is about 85,000 MNIST digits.
+TENSOR_CACHE_BYTES = 256 * 2**20
+
+_FLOATS = [np.float64, np.float32]
+
+
+def is_dask_array(X):
+    """Whether X is a ``dask.array.Array`` (without importing dask)."""
+    return type(X).__module__.startswith("dask.") and hasattr(X, "chunks")
+
+
+class LazyRows:
+    """Row access to a dask array, computing only the rows asked for.
+
+    ``rows[positions]`` and ``rows[slice]`` return ndarrays; the whole array
+    is never computed. Computation uses dask's synchronous scheduler, so a
+    fit inside a dask worker does not submit tasks back to the cluster.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        The lazily evaluated data.
+    """
+
+    def __init__(self, X):
+        self.X = X
+        self.shape = tuple(int(s) for s in X.shape)
+        self.dtype = np.dtype(X.dtype)
+        self.ndim = 2
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            key = np.asarray(key)
+            if key.dtype == bool:
+                key = np.flatnonzero(key)
+        return np.asarray(self.X[key].compute(scheduler="synchronous"))
+
+
+def iter_row_slices(n_rows):
+    """Slices of ``CHUNK_ROWS`` rows covering ``range(n_rows)``."""
+    return gen_batches(n_rows, CHUNK_ROWS)
+
+
+def dense(X):
+    """A chunk of rows as an ndarray (a sparse chunk densified)."""
+    return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+def map_rows(fn, X, out):
+    """``out[rows] = fn(dense(X[rows]))`` chunk by chunk, in inference mode."""
+    with torch.inference_mode():
+        for rows in iter_row_slices(X.shape[0]):
+            out[rows] = fn(dense(X[rows]))
+    return out
+
+
+def as_tensor(X):
+    """A CPU tensor over the ndarray X, copying only when torch needs it.
+
+    torch cannot wrap read-only memory (a read-only memory map, a pandas
+    copy-on-write buffer) or non-contiguous strides; such a batch is copied.
+    """
+    X = np.asarray(X)
+    if not (X.flags.writeable and X.flags.c_contiguous):
+        X = np.array(X, order="C")
+    return torch.from_numpy(X)
+
+
+def is_memory_mapped(X):
+    """Whether the ndarray X (or an array it is a view of) lives in a memory map."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
+
+
+def _check_finite_chunked(X):
+    for rows in iter_row_slices(X.shape[0]):
+        chunk = X[rows]
+        values = chunk.data if sp.issparse(chunk) else np.asarray(chunk)
+        assert_all_finite(values, input_name="X")
+
+
+def check_X(estimator, X, *, reset):
+    """``validate_data`` for a training or inference entry point, streamed.
+
+    Parameters
+    ----------
+    estimator : AutoencoderTransformer
+        The estimator whose ``n_features_in_`` / ``feature_names_in_`` are
+        set (``reset=True``) or checked (``reset=False``).
+
+    X : array-like, sparse matrix, np.memmap or dask array
+        The input.
+
+    reset : bool
+        True in ``fit`` and the first ``partial_fit``; False elsewhere.
+
+    Returns
+    -------
+    X : ndarray, np.memmap, CSR matrix or LazyRows
+        Float32 or float64 data that support ``X[rows]`` with row slices and
+        sorted integer arrays. A float memory map comes back uncopied.
+    """
+    if is_dask_array(X):
+        return _check_dask(estimator, X, reset=reset)
+    X = validate_data(
+        estimator,
+        X,
+        accept_sparse="csr",
+        dtype=_FLOATS,
+        ensure_all_finite=False,
+        reset=reset,
+    )
+    _check_finite_chunked(X)
+    return X
+
+
+def _check_dask(estimator, X, *, reset):
+    if X.ndim != 2:
+        # Let scikit-learn phrase the error on a tiny computed sample.
+        validate_data(estimator, np.asarray(X[:2].compute()), reset=reset)
+    if not all(isinstance(s, Integral) for s in X.shape):
+        raise ValueError(
+            "A dask array with unknown chunk sizes cannot be streamed; call "
+            "X.compute_chunk_sizes() first."
+        )
+    if X.shape[0] == 0:
+        validate_data(estimator, np.empty((0, X.shape[1])), reset=reset)
+    if np.dtype(X.dtype) not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    # Shape, dtype kind and the feature count on the first row.
+    validate_data(
+        estimator,
+        np.asarray(X[:1].compute(scheduler="synchronous")),
+        dtype=_FLOATS,
+        ensure_all_finite=False,
+        reset=reset,
+    )
+    rows = LazyRows(X)
+    _check_finite_chunked(rows)
+    return rows
+
+
+class RowDataset(torch.utils.data.Dataset):
+    """Rows of a 2-D array, optionally restricted to ``indices``.
+
+    A torch ``Dataset`` only so that skorch passes it through unchanged; it is
+    read a batch at a time by :class:`BatchIterator`, never item by item.
+
+    Parameters
+    ----------
+    X : ndarray, np.memmap, scipy sparse CSR matrix or LazyRows
+        The data, of shape (n, n_features). It is never copied as a whole.
+
+    indices : ndarray of int or None
+        The rows that belong to this dataset (e.g. the training part of a
+        split); ``None`` means all rows.
+    """
+
+    def __init__(self, X, indices=None):
+        self.X = X
+        self.indices = indices
+
+    def __len__(self):
+        return self.X.shape[0] if self.indices is None else len(self.indices)
+
+    def rows(self, positions):
+        """Dense ndarray of the rows at ``positions`` (positions in this dataset)."""
+        if self.indices is not None:
+            positions = self.indices[positions]
+        return dense(self.X[positions])
+
+    def is_small_dense(self):
+        """Whether the rows are an in-memory ndarray small enough to cache whole."""
+        X = self.X
+        if sp.issparse(X) or not isinstance(X, np.ndarray) or is_memory_mapped(X):
+            return False
+        return len(self) * X.shape[1] * 4 <= TENSOR_CACHE_BYTES
+
+    def to_tensor(self, convert):
+        """All rows as one tensor made by ``convert``, converted in chunks."""
+        n = len(self)
+        out = None
+        for rows in iter_row_slices(n):
+            t = convert(self.rows(np.arange(rows.start, rows.stop)))
+            if out is None:
+                out = torch.empty((n, *t.shape[1:]), dtype=t.dtype, device=t.device)
+            out[rows] = t
+        return out
+
+
+class BatchIterator:
+    """Yields ``(X_batch, X_batch)`` tensors over a :class:`RowDataset`.
+
+    Re-iterable: each pass draws a fresh order from ``generator`` when
+    ``shuffle`` is true, so every epoch sees the data in a new order and the
+    sequence of orders is fixed by the generator's seed. With ``tensor`` (the
+    whole dataset, already converted) batches are gathered from it; the
+    batches are the same as without it. With ``shard`` (a function of
+    ``(start, stop)`` giving this process's ``(lo, hi)``, see
+    ``ProcessGroup.shard``) each batch of ``batch_size`` rows is cut as usual
+    and only this process's part of it is yielded (possibly empty); every
+    process yields the same number of batches.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size,
+        shuffle,
+        generator,
+        convert,
+        tensor=None,
+        shard=None,
+    ):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+        self.convert = convert
+        self.tensor = tensor
+        self.shard = shard
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        tensor, shard = self.tensor, self.shard
+        for start in range(0, n, self.batch_size):
+            stop = min(start + self.batch_size, n)
+            if order is None:
+                lo, hi = (start, stop) if shard is None else shard(start, stop)
+                if tensor is not None:
+                    xb = tensor[lo:hi]
+                else:
+                    xb = self.convert(self.dataset.rows(np.arange(lo, hi)))
+                yield xb, xb
+                continue
+            # Sorted positions read memory (and memory maps) in order; the
+            # batch is a set for the loss, so the order inside it is free.
+            positions = order[start:stop].sort().values
+            if shard is not None:
+                lo, hi = shard(0, stop - start)
+                positions = positions[lo:hi]
+            if tensor is not None:
+                xb = tensor.index_select(0, positions.to(tensor.device))
+            else:
+                xb = self.convert(self.dataset.rows(positions.numpy()))
+            yield xb, xb
