@@ -1,18 +1,24 @@
 """The one place that imports scikit-learn's private helpers.
 
-scikit-learn moves its private utilities between releases; ``sklearn-compat``
-(used the same way by imbalanced-learn) smooths over that for the validation
-helpers, and the parameter-constraint helpers are imported here so that a move
-changes this file only.
+scikit-learn moves its private utilities between releases; importing them
+here means a move changes this file only. ``validate_data`` is public from
+scikit-learn 1.6; on older releases it comes from ``sklearn-compat`` (used the
+same way by imbalanced-learn). ``sklearn-compat`` is imported only there: on
+recent scikit-learn it also imports scikit-learn's estimator checks (and so
+pytest), about a second at ``import sklearn_ae`` that a fit never needs.
 """
 
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn_compat.base import _fit_context
-from sklearn_compat.utils.validation import validate_data
+
+try:
+    from sklearn.utils.validation import validate_data
+except ImportError:  # scikit-learn < 1.6
+    from sklearn_compat.utils.validation import validate_data
 
 __all__ = [
     "Interval",
