@@ -16,6 +16,7 @@ import contextlib
 import functools
 import inspect
 import math
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,6 +31,7 @@ from ._distributed import current_group
 from ._losses import LOSSES
 from ._modules import ACTIVATIONS, ConvAutoencoder, LSTMAutoencoder, MLPAutoencoder
 from ._net import AutoencoderNet, Corruption
+from ._optim import Adam, AdamW
 
 __all__ = [
     "ARCHITECTURES",
@@ -43,9 +45,11 @@ __all__ = [
     "validation_split",
 ]
 
+# Adam and AdamW are torch's, minus the import of torch's compiler on first
+# use (see ``_optim``).
 OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
+    "adam": Adam,
+    "adamw": AdamW,
     "sgd": torch.optim.SGD,
     "rmsprop": torch.optim.RMSprop,
     "adadelta": torch.optim.Adadelta,
@@ -159,26 +163,37 @@ def resolve_device(device, *, fallback=False):
     return device
 
 
+# The optimizers with a fused kernel (one kernel per step for all parameters)
+# on the devices torch lists for fused optimizers, from torch 2.4 (CPU kernels).
+_FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.Adagrad)
+_FUSED_SINCE = (2, 4)
+
+
 @functools.cache
 def fused_optimizer_kwargs(optimizer, device):
     """``{"fused": True}`` where torch has a fused kernel for ``optimizer`` on
-    ``device`` (Adam, AdamW, SGD, Adagrad on CPU since torch 2.4), else ``{}``.
+    ``device`` (Adam, AdamW, SGD, Adagrad, on the CPU and the accelerators
+    torch lists, since torch 2.4; Adagrad not on CUDA), else ``{}``.
 
     One fused kernel per step replaces a Python loop over the parameters and
-    several kernels per parameter; results are deterministic either way. The
-    answer is probed once per optimizer class and device string.
+    several kernels per parameter; results are deterministic either way.
+    Decided from torch's version and the device type, without building an
+    optimizer (building one imported torch's compiler, seconds of a first
+    fit).
     """
-    if optimizer not in (
-        torch.optim.Adam,
-        torch.optim.AdamW,
-        torch.optim.SGD,
-        torch.optim.Adagrad,
-    ):
+    if not issubclass(optimizer, _FUSED):
+        return {}
+    version = tuple(int(v) for v in re.findall(r"\d+", torch.__version__)[:2])
+    if version < _FUSED_SINCE:
         return {}
     try:
-        probe = torch.zeros(1, device=device, requires_grad=True)
-        optimizer([probe], lr=0.1, fused=True)
-    except (RuntimeError, TypeError, ValueError):
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+    except ImportError:  # pragma: no cover - a torch that moved it
+        return {}
+    kind = torch.device(device).type
+    if kind not in _get_fused_kernels_supported_devices():
+        return {}
+    if issubclass(optimizer, torch.optim.Adagrad) and kind == "cuda":
         return {}
     return {"fused": True}
 

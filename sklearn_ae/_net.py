@@ -30,12 +30,30 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.history import History
 
 from ._data import BatchIterator, RowDataset
 from ._distributed import SyncEpochLosses, current_group
 from ._losses import gaussian_kl
 
 __all__ = ["AutoencoderNet", "Corruption", "TrainingDiverged"]
+
+# The per-batch notifications; an epoch where nothing listens to them takes
+# the lean path (see ``AutoencoderNet.run_single_epoch``).
+_BATCH_EVENTS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+
+# The net's methods that the lean epoch does instead of calling them.
+_STEP_METHODS = (
+    "train_step",
+    "get_train_step_accumulator",
+    "_zero_grad_optimizer",
+    "_step_optimizer",
+    *_BATCH_EVENTS,
+)
+
+
+def _overrides(obj, name, base):
+    return getattr(type(obj), name, None) is not getattr(base, name, None)
 
 
 class TrainingDiverged(ValueError):
@@ -147,6 +165,7 @@ class AutoencoderNet(NeuralNet):
         self.corrupt = corrupt
         self._tensors = {}
         self._process_group = None
+        self._lean = False
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         # The cached tensors live for one call only: a fitted net (kept and
@@ -215,15 +234,84 @@ class AutoencoderNet(NeuralNet):
         z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
         return module.decode(z), z, (mean, log_var)
 
+    def lean_epochs(self):
+        """Whether training epochs can skip skorch's per-batch machinery.
+
+        True when no callback (nor a subclass of this net) listens to a
+        per-batch event, the training step is skorch's own, and the one
+        optimizer is one of torch's (or ``_optim``'s) that does not need the
+        step's closure (all but L-BFGS). Checked at the start of every epoch.
+        """
+        if self._optimizers != ["optimizer"] or type(self.history) is not History:
+            return False
+        if any(_overrides(self, name, NeuralNet) for name in _STEP_METHODS):
+            return False
+        for _, callback in self.callbacks_:
+            if any(_overrides(callback, name, Callback) for name in _BATCH_EVENTS):
+                return False
+        optimizer = self.optimizer_
+        return type(optimizer).__module__.startswith(
+            ("torch.optim.", "sklearn_ae.")
+        ) and not isinstance(optimizer, torch.optim.LBFGS)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch, or a lean one when nothing listens to batch events.
+
+        The lean training epoch does what skorch's does for each batch, and
+        no more: zero the gradients, :meth:`train_step_single`, the
+        optimizer's step, and the history's batch record (``train_loss``,
+        ``train_batch_size``) and ``train_batch_count``, with the same
+        values. What it leaves out has no listener: the notifications, the
+        step closure, setting the training mode before every batch (it is set
+        once per epoch) and reading each batch's loss as it comes (the losses
+        are read once, at the end of the epoch, which also spares a GPU one
+        synchronisation per batch). Profiled on the article's 784-32-784 model,
+        that machinery cost about a sixth of each step.
+        """
+        if not (training and iterator is not None and self.lean_epochs()):
+            return super().run_single_epoch(
+                iterator, training, prefix, step_fn, **fit_params
+            )
+        self._set_training(True)
+        optimizer = self.optimizer_
+        losses, sizes = [], []
+        self._lean = True
+        try:
+            for batch in iterator:
+                optimizer.zero_grad()
+                step = self.train_step_single(batch, **fit_params)
+                optimizer.step()
+                losses.append(step["loss"].detach())
+                sizes.append(len(batch[0]))
+        finally:
+            self._lean = False
+        values = torch.stack(losses).tolist() if losses else []
+        self.history[-1]["batches"].extend(
+            {f"{prefix}_loss": loss, f"{prefix}_batch_size": size}
+            for loss, size in zip(values, sizes, strict=True)
+        )
+        self.history.record(f"{prefix}_batch_count", len(sizes))
+
+    def _forward_backward(self, batch, **fit_params):
+        """skorch's ``train_step_single``; in a lean epoch, without setting
+        the training mode again (it is set once per epoch)."""
+        if not self._lean:
+            return super().train_step_single(batch, **fit_params)
+        Xi, yi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
     def train_step_single(self, batch, **fit_params):
         Xi, yi = batch
         if self.corrupt is not None:
             batch = (self.corrupt(Xi), yi)
         group = self._process_group
         if group is None:
-            return super().train_step_single(batch, **fit_params)
+            return self._forward_backward(batch, **fit_params)
         if len(Xi):
-            step = super().train_step_single(batch, **fit_params)
+            step = self._forward_backward(batch, **fit_params)
         else:  # fewer rows in this batch than processes: none here
             step = {"loss": torch.zeros((), device=Xi.device), "y_pred": None}
         group.average_gradients(self.module_.parameters(), len(Xi))

@@ -1,13 +1,19 @@
-"""The training engine's fast path: a cached tensor for small dense data."""
+"""The training engine's fast paths: a cached tensor for small dense data, the
+lean epoch, torch's optimizers without the compiler's import, no start-up tax."""
 
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from skorch.callbacks import Callback
 
 import sklearn_ae._data as data_module
+import sklearn_ae._optim as optim_module
 from sklearn_ae import AutoencoderTransformer
 from sklearn_ae._config import fused_optimizer_kwargs
 from sklearn_ae._data import RowDataset, is_memory_mapped
@@ -57,3 +63,102 @@ def test_fused_optimizer_where_torch_has_one(X_small, fast):
     assert adam.net_.optimizer_.defaults["fused"] is True
     rmsprop = AutoencoderTransformer(**fast, optimizer="rmsprop").fit(X_small)
     assert not rmsprop.net_.optimizer_.defaults.get("fused")
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("Adam", {}),
+        ("Adam", {"weight_decay": 0.1, "maximize": True}),
+        ("AdamW", {"weight_decay": 0.1}),
+        ("Adam", {"amsgrad": True}),  # torch's own step
+    ],
+)
+def test_optimizers_step_as_torchs_fused_ones(name, kwargs, monkeypatch):
+    # Whether or not this process has imported torch's compiler already.
+    monkeypatch.setattr(optim_module, "_compiler_loaded", lambda: False)
+    torch.manual_seed(0)
+    ours = torch.nn.Sequential(torch.nn.Linear(6, 3), torch.nn.Linear(3, 6))
+    theirs = pickle.loads(pickle.dumps(ours))
+    x = torch.randn(20, 6)
+    optimizers = [
+        getattr(optim_module, name)(ours.parameters(), lr=0.01, fused=True, **kwargs),
+        getattr(torch.optim, name)(theirs.parameters(), lr=0.01, fused=True, **kwargs),
+    ]
+    for _ in range(4):
+        for module, optimizer in zip((ours, theirs), optimizers, strict=True):
+            optimizer.zero_grad()
+            ((module(x) - x) ** 2).mean().backward()
+            optimizer.step()
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(a, b)
+    state = optimizers[0].state_dict()
+    assert state["state"][0]["step"].item() == 4
+    optimizers[1].load_state_dict(state)  # the same state, loadable by torch
+
+
+def test_a_fresh_process_fits_without_importing_what_it_does_not_need():
+    code = (
+        "import sys, numpy as np\n"
+        "import sklearn_ae\n"
+        "imported = set(sys.modules)\n"
+        "X = np.random.default_rng(0).random((50, 4), dtype=np.float32)\n"
+        "sklearn_ae.AutoencoderTransformer(max_iter=2).fit(X)\n"
+        "print(sorted(m for m in ('pytest', 'onnx', 'safetensors', 'matplotlib',"
+        " 'sklearn.utils.estimator_checks') if m in imported))\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    # Nothing for export or tests at import; the compiler (seconds to import)
+    # not even after a fit.
+    assert out.stdout.split() == ["[]", "False"]
+
+
+class _BatchCounter(Callback):
+    def __init__(self):
+        self.batches = 0
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self.batches += training
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_the_lean_epoch_trains_and_records_as_skorchs(
+    X_small, fast, early_stopping, monkeypatch
+):
+    params = {**fast, "batch_size": 64, "early_stopping": early_stopping}
+    lean = AutoencoderTransformer(**params).fit(X_small)
+    assert lean.net_.lean_epochs()
+    counter = _BatchCounter()  # listens to batches: skorch's own epoch
+    full = AutoencoderTransformer(**params, callbacks=[counter]).fit(X_small)
+    assert not full.net_.lean_epochs()
+    assert counter.batches == sum(lean.net_.history[:, "train_batch_count"]) == 15
+    assert lean.loss_curve_ == full.loss_curve_
+    assert lean.validation_loss_curve_ == full.validation_loss_curve_
+    for key in ("train_loss", "train_batch_size"):
+        assert (
+            lean.net_.history[:, "batches", :, key]
+            == (full.net_.history[:, "batches", :, key])
+        )
+    assert (
+        lean.net_.history[:, "train_batch_count"]
+        == (full.net_.history[:, "train_batch_count"])
+    )
+    np.testing.assert_array_equal(lean.transform(X_small), full.transform(X_small))
+
+
+def test_the_lean_epoch_only_with_torchs_optimizers_but_lbfgs(X_small, fast):
+    net = AutoencoderTransformer(**fast).fit(X_small).net_
+    assert net.lean_epochs()
+    net.optimizer_ = torch.optim.LBFGS(net.module_.parameters())
+    assert not net.lean_epochs()  # its step needs the closure
+    custom = type("MyAdam", (torch.optim.Adam,), {"__module__": "mine"})
+    assert (
+        not AutoencoderTransformer(**fast, optimizer=custom)
+        .fit(X_small)
+        .net_.lean_epochs()
+    )
