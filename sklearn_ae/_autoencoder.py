@@ -33,10 +33,11 @@ from ._config import (
     seeded,
     validation_split,
 )
-from ._data import RowDataset, as_tensor, check_X, map_rows
+from ._data import CHUNK_ROWS, RowDataset, as_tensor, check_X, map_rows
 from ._distributed import agree_on_seed
 from ._net import TrainingDiverged
 from ._scaling import InputScaler
+from ._threads import step_flops, torch_threads
 
 __all__ = ["AutoencoderTransformer"]
 
@@ -525,8 +526,13 @@ class AutoencoderTransformer(
             self._drop_stopping(net)
         records_before = len(net.history)
         # Each call draws its noise and samples afresh, reproducibly (also
-        # after save and load, which keep n_iter_).
-        with seeded(seed + epochs_before + 1, net.device):
+        # after save and load, which keep n_iter_). torch's thread count
+        # follows the work of one step, for this call only (see _threads).
+        rows = min(self.batch_size, X.shape[0])
+        flops = step_flops(
+            net.module_, X.shape[1], rows, training=True, device=net.device
+        )
+        with seeded(seed + epochs_before + 1, net.device), torch_threads(flops):
             net.partial_fit(
                 RowDataset(X, train_idx), epochs=1 if incremental else self.max_iter
             )
@@ -786,6 +792,18 @@ class AutoencoderTransformer(
             return copy.deepcopy(module).to(torch.float64), torch.float64
         return module, torch.float32
 
+    def _inference_threads(self, n_samples):
+        """torch's thread count for encoding or decoding ``n_samples`` rows."""
+        rows = min(max(n_samples, 1), CHUNK_ROWS)
+        flops = step_flops(
+            self.module_,
+            self.n_features_in_,
+            rows,
+            training=False,
+            device=self.net_.device,
+        )
+        return torch_threads(flops)
+
     def _encoder(self, dtype):
         """``x -> code tensor`` for dense ndarray chunks of ``dtype``."""
         module, compute = self._inference_module(dtype)
@@ -821,7 +839,8 @@ class AutoencoderTransformer(
         X = check_X(self, X, reset=False)
         encode = self._encoder(X.dtype)
         out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
-        return map_rows(lambda x: encode(x).cpu().numpy(), X, out)
+        with self._inference_threads(X.shape[0]):
+            return map_rows(lambda x: encode(x).cpu().numpy(), X, out)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space.
@@ -844,7 +863,8 @@ class AutoencoderTransformer(
                 f"expecting {self.n_components_} features as input."
             )
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
-        return map_rows(self._decoder(Z.dtype), Z, out)
+        with self._inference_threads(Z.shape[0]):
+            return map_rows(self._decoder(Z.dtype), Z, out)
 
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each sample.
@@ -871,7 +891,8 @@ class AutoencoderTransformer(
         def errors(x):
             return np.square(x - decode(encode(x))).mean(axis=1)
 
-        return -map_rows(errors, X, np.empty(X.shape[0]))
+        with self._inference_threads(X.shape[0]):
+            return -map_rows(errors, X, np.empty(X.shape[0]))
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error over all of X.
