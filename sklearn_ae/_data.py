@@ -24,6 +24,21 @@ converting and gathering rows from numpy cost about as much as the 784-32-784
 model's forward pass (``aten::index`` alone 120-200 us for 256 x 784 floats,
 ``index_select`` 20 us). Memory maps, sparse matrices and larger arrays keep
 the streaming path, so they are never copied whole.
+
+**Chunked sources.** A dask array computes whole chunks, and a memory map
+reads whole pages from disk, whichever rows a batch needs: drawing each batch
+from a full permutation of the rows made one epoch over a 20,000-row dask
+array in 10 chunks compute the data 316 times. So for these sources (see
+:meth:`RowDataset.chunk_bounds`; a memory map is cut into chunks of
+``CHUNK_ROWS`` rows) an epoch visits the chunks in a shuffled order, a few at
+a time (``SHUFFLE_CHUNKS``, and at most ``SHUFFLE_BUFFER_BYTES`` of float32
+rows), reads each group once, shuffles its rows together with the rows left
+over from the previous group, and cuts the batches from that buffer. Each
+chunk is read once per epoch; every batch still has ``batch_size`` rows (but
+the last), and the order is fixed by the shuffling generator's seed. It is
+not a full permutation: a batch mixes rows of the chunks of one group (and
+fewer than ``batch_size`` rows of the group before), not of the whole data
+set. In-memory arrays keep the full permutation.
 """
 
 import mmap
@@ -37,6 +52,8 @@ from sklearn.utils import assert_all_finite, gen_batches
 from ._compat import validate_data
 
 __all__ = [
+    "SHUFFLE_BUFFER_BYTES",
+    "SHUFFLE_CHUNKS",
     "TENSOR_CACHE_BYTES",
     "BatchIterator",
     "LazyRows",
@@ -60,6 +77,12 @@ CHUNK_ROWS = 4096
 # Largest training set (as float32 on the device) that is turned into one
 # tensor per fit; 256 MiB is about 85,000 MNIST digits.
 TENSOR_CACHE_BYTES = 256 * 2**20
+
+# A shuffled epoch over a chunked source (a dask array, a memory map) reads
+# this many chunks at a time, within SHUFFLE_BUFFER_BYTES of float32 rows (at
+# least one chunk), and shuffles their rows together.
+SHUFFLE_CHUNKS = 4
+SHUFFLE_BUFFER_BYTES = 64 * 2**20
 
 _FLOATS = [np.float64, np.float32]
 
@@ -87,6 +110,7 @@ class LazyRows:
         self.shape = tuple(int(s) for s in X.shape)
         self.dtype = np.dtype(X.dtype)
         self.ndim = 2
+        self.row_chunks = tuple(int(c) for c in X.chunks[0])
 
     def __len__(self):
         return self.shape[0]
@@ -235,6 +259,24 @@ class RowDataset(torch.utils.data.Dataset):
             positions = self.indices[positions]
         return dense(self.X[positions])
 
+    def chunk_bounds(self):
+        """Where the source's chunks start, in this dataset's positions, or None.
+
+        ``[0, b1, ..., len(self)]`` for a dask array (its row chunks) or a
+        memory map (chunks of ``CHUNK_ROWS`` rows), whose reads cost whole
+        chunks or pages; None for in-memory data, read row by row.
+        """
+        X = self.X
+        if isinstance(X, LazyRows):
+            starts = np.cumsum((0, *X.row_chunks))
+        elif isinstance(X, np.ndarray) and is_memory_mapped(X):
+            starts = np.append(np.arange(0, X.shape[0], CHUNK_ROWS), X.shape[0])
+        else:
+            return None
+        if self.indices is not None:
+            starts = np.searchsorted(self.indices, starts)
+        return np.unique(starts)  # empty chunks (of a subset) dropped
+
     def is_small_dense(self):
         """Whether the rows are an in-memory ndarray small enough to cache whole."""
         X = self.X
@@ -290,6 +332,10 @@ class BatchIterator:
         return -(-len(self.dataset) // self.batch_size)
 
     def __iter__(self):
+        bounds = None if self.tensor is not None else self.dataset.chunk_bounds()
+        if bounds is not None:
+            yield from self._iter_chunked(bounds)
+            return
         n = len(self.dataset)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         tensor, shard = self.tensor, self.shard
@@ -314,3 +360,52 @@ class BatchIterator:
             else:
                 xb = self.convert(self.dataset.rows(positions.numpy()))
             yield xb, xb
+
+    def _iter_chunked(self, bounds):
+        """Batches from groups of whole chunks, each chunk read once.
+
+        See the module docstring. Without ``shuffle`` the chunks come in order
+        and the batches are the same consecutive rows as on the row-by-row
+        path.
+        """
+        n_chunks = len(bounds) - 1
+        if n_chunks < 1:
+            return
+        sizes = np.diff(bounds)
+        row_bytes = 4 * self.dataset.X.shape[1]
+        per_group = int(
+            max(
+                1,
+                min(SHUFFLE_CHUNKS, SHUFFLE_BUFFER_BYTES // (row_bytes * sizes.max())),
+            )
+        )
+        if self.shuffle:
+            order = torch.randperm(n_chunks, generator=self.generator).numpy()
+        else:
+            order = np.arange(n_chunks)
+        bs, shard, carry = self.batch_size, self.shard, None
+        for first in range(0, n_chunks, per_group):
+            # The chunks of a group are read in the source's order.
+            chunks = np.sort(order[first : first + per_group])
+            positions = np.concatenate(
+                [np.arange(bounds[c], bounds[c + 1]) for c in chunks]
+            )
+            buffer = self.convert(self.dataset.rows(positions))
+            if carry is not None:
+                buffer = torch.cat([carry, buffer])
+            last = first + per_group >= n_chunks
+            n_rows = len(buffer)
+            n_out = n_rows if last else n_rows - n_rows % bs
+            if self.shuffle:
+                mix = torch.randperm(n_rows, generator=self.generator)
+                mix = mix.to(buffer.device)
+            else:
+                mix = torch.arange(n_rows, device=buffer.device)
+            for start in range(0, n_out, bs):
+                rows = mix[start : min(start + bs, n_out)]  # positions in buffer
+                if shard is not None:
+                    lo, hi = shard(0, len(rows))
+                    rows = rows[lo:hi]
+                xb = buffer.index_select(0, rows)
+                yield xb, xb
+            carry = None if n_out == n_rows else buffer.index_select(0, mix[n_out:])

@@ -5,6 +5,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import torch
 from numpy.testing import assert_array_equal
 
 import sklearn_ae._data as data_module
@@ -47,8 +48,12 @@ def test_fit_on_a_memmap_allocates_far_less_than_the_data(memmap, fast):
     # a full-size temporary (even np.isfinite's boolean mask) would be >= 25%;
     # the float64 chunks of the statistics pass take about 11%.
     assert peak < 0.2 * memmap.nbytes, peak
-    in_memory = AutoencoderTransformer(**fast).fit(np.array(memmap))
-    assert_array_equal(ae.transform(memmap[:500]), in_memory.transform(memmap[:500]))
+    # A memory map is shuffled by chunks of CHUNK_ROWS rows, as a dask array
+    # with those chunks is: the same batches, the same model.
+    da = pytest.importorskip("dask.array")
+    chunked = da.from_array(np.array(memmap), chunks=(data_module.CHUNK_ROWS, 16))
+    same = AutoencoderTransformer(**fast).fit(chunked)
+    assert_array_equal(ae.transform(memmap[:500]), same.transform(memmap[:500]))
 
 
 @pytest.mark.parametrize(
@@ -94,10 +99,11 @@ def test_fit_and_transform_on_a_dask_array_chunk_by_chunk(monkeypatch, fast):
     monkeypatch.setattr(data_module.LazyRows, "__getitem__", spy)
     params = {**fast, "batch_size": 500}
     ae = AutoencoderTransformer(**params).fit(dX)
-    # Whole batches or scan chunks, never the whole array at once.
+    # Scan chunks or groups of SHUFFLE_CHUNKS dask chunks, never the whole
+    # array at once.
     assert max(computed) == data_module.CHUNK_ROWS < len(X)
-    reference = AutoencoderTransformer(**params).fit(X)
-    assert_array_equal(ae.transform(dX), reference.transform(X))
+    assert 1000 * data_module.SHUFFLE_CHUNKS in computed
+    assert_array_equal(ae.transform(dX), ae.transform(X))
     assert ae.n_features_in_ == 12
 
     bad = X.copy()
@@ -106,3 +112,74 @@ def test_fit_and_transform_on_a_dask_array_chunk_by_chunk(monkeypatch, fast):
         AutoencoderTransformer(**params).fit(da.from_array(bad, chunks=(1000, 12)))
     with pytest.raises(ValueError, match="X has 5 features"):
         ae.transform(dX[:, :5])
+
+
+class _CountingArray:
+    """An ndarray that counts the rows read from it (by dask, in chunks)."""
+
+    def __init__(self, X):
+        self.X, self.shape, self.dtype, self.ndim = X, X.shape, X.dtype, X.ndim
+        self.rows_read = 0
+
+    def __getitem__(self, key):
+        out = self.X[key]
+        self.rows_read += len(out)
+        return out
+
+
+def test_a_shuffled_epoch_over_dask_chunks_reads_each_chunk_once(fast):
+    da = pytest.importorskip("dask.array")
+    X = np.random.default_rng(0).random((5000, 12), dtype=np.float32)
+    source = _CountingArray(X)
+    dX = da.from_array(source, chunks=(500, 12), asarray=True)
+    ae = AutoencoderTransformer(**{**fast, "batch_size": 64}).partial_fit(dX)
+    source.rows_read = 0
+    ae.partial_fit(dX)
+    # The first row (shape and dtype checks), one finiteness scan, one epoch
+    # of 79 shuffled batches: each chunk read twice. Drawing every batch from
+    # a permutation of all rows reads whole chunks for a few rows each.
+    assert source.rows_read == 1 + 2 * len(X)
+    assert len(ae.net_.history[-1, "batches"]) == 79
+
+
+def test_chunked_shuffle_is_reproducible_and_follows_random_state(fast):
+    da = pytest.importorskip("dask.array")
+    X = np.random.default_rng(0).random((3000, 12), dtype=np.float32)
+    dX = da.from_array(X, chunks=(300, 12))
+    params = {**fast, "batch_size": 64}
+    fits = [
+        AutoencoderTransformer(**{**params, "random_state": seed}).fit(dX)
+        for seed in (0, 0, 1)
+    ]
+    assert fits[0].loss_curve_ == fits[1].loss_curve_
+    assert_array_equal(fits[0].transform(X), fits[1].transform(X))
+    assert fits[0].loss_curve_ != fits[2].loss_curve_
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_chunked_batches_cover_every_row_once(shuffle, monkeypatch):
+    da = pytest.importorskip("dask.array")
+    monkeypatch.setattr(data_module, "SHUFFLE_CHUNKS", 3)
+    # Rows that name themselves, in 11 chunks of unequal size; a subset of
+    # them, as a validation split would take.
+    X = np.repeat(np.arange(1000, dtype=np.float32)[:, None], 2, axis=1)
+    rows = data_module.LazyRows(da.from_array(X, chunks=((95,) * 10 + (50,), 2)))
+    subset = np.sort(np.random.default_rng(0).choice(1000, 700, replace=False))
+    for indices in (None, subset):
+        dataset = data_module.RowDataset(rows, indices)
+        batches = list(
+            data_module.BatchIterator(
+                dataset,
+                batch_size=64,
+                shuffle=shuffle,
+                generator=torch.Generator().manual_seed(0),
+                convert=lambda x: torch.from_numpy(x[:, 0].copy()),
+            )
+        )
+        n = len(dataset)
+        assert [len(b) for b, _ in batches] == [64] * (n // 64) + [n % 64]
+        seen = torch.cat([b for b, _ in batches]).numpy()
+        expected = np.arange(1000) if indices is None else indices
+        assert_array_equal(np.sort(seen), expected)
+        if not shuffle:  # the same consecutive batches as row by row
+            assert_array_equal(seen, expected)
