@@ -14,9 +14,12 @@ product, and ``sigmoid(|x|)`` lies in ``[0.5, 1)``, so a product of 64 such
 factors stays above ``2**-64``: far from float32's smallest normal number.
 The forward pass therefore needs one ``sigmoid`` per element and one ``log``
 per 64 elements; the ``max(x, 0) - x * y`` part is a clamped sum and a dot
-product. The rounding of a 64-factor product (a relative error of about
-``64 * 2**-24``) moves the mean loss by about ``1e-7``, below float32's own
-rounding of a sum over a batch.
+product. The sigmoid is of ``x`` itself (``sigmoid(|x|)`` is ``max(p, 1 - p)``
+for ``p = sigmoid(x)``), and the forward pass keeps ``p - y``, which is the
+gradient but for its scale: the backward pass is one multiplication in place,
+with no second ``sigmoid``. The rounding of a 64-factor product (a relative
+error of about ``64 * 2**-24``) moves the mean loss by about ``1e-7``, below
+float32's own rounding of a sum over a batch.
 """
 
 import torch
@@ -36,20 +39,25 @@ class _MeanBCEWithLogits(torch.autograd.Function):
         x = logits.reshape(-1)
         y = target.reshape(-1)
         n = x.numel()
-        p = torch.sigmoid(x.abs())  # in [0.5, 1)
+        p = torch.sigmoid(x)
+        q = p.sub(0.5).abs_().add_(0.5)  # sigmoid(|x|) = max(p, 1 - p)
         whole = n - n % _GROUP
-        log_p = p[:whole].view(-1, _GROUP).prod(dim=1).log_().sum()
+        log_q = q[:whole].view(-1, _GROUP).prod(dim=1).log_().sum()
         if whole < n:
-            log_p = log_p + p[whole:].log().sum()
+            log_q = log_q + q[whole:].log().sum()
         linear = x.clamp_min(0).sum() - torch.dot(x, y)
-        ctx.save_for_backward(logits, target)
-        return (linear - log_p) / n
+        if ctx.needs_input_grad[0]:
+            # The gradient, but for the scale of the incoming gradient.
+            ctx.save_for_backward(p.sub_(y).view_as(logits))
+        return (linear - log_q) / n
 
     @staticmethod
     def backward(ctx, grad):
-        logits, target = ctx.saved_tensors
-        scale = grad / logits.numel()
-        return torch.sigmoid(logits).sub_(target).mul_(scale), None
+        (residual,) = ctx.saved_tensors
+        # Scaled in place: a second backward pass through the same graph
+        # (retain_graph=True) is refused by torch, which sees the saved
+        # tensor modified, rather than given a wrong gradient.
+        return residual.mul_(grad / residual.numel()), None
 
 
 class BCEWithLogitsLoss(nn.Module):

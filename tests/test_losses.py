@@ -51,3 +51,24 @@ def test_falls_back_to_torch_where_it_does_not_apply():
     loss(logits, target).backward()  # a target needing a gradient
     assert target.grad is not None
     assert torch.isnan(loss(torch.ones(0, 3), torch.ones(0, 3)))
+
+
+def test_a_second_backward_through_the_graph_is_refused_not_wrong():
+    # The backward pass scales the saved residual in place.
+    logits = torch.randn(4, 70, requires_grad=True)
+    value = BCEWithLogitsLoss()(logits, torch.rand(4, 70))
+    value.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        value.backward()
+
+
+def test_the_value_under_no_grad():
+    logits, target = torch.randn(4, 70), torch.rand(4, 70)
+    with torch.no_grad():
+        value = BCEWithLogitsLoss()(logits, target)
+    assert value.grad_fn is None
+    assert_allclose(
+        value.item(),
+        F.binary_cross_entropy_with_logits(logits, target).item(),
+        rtol=1e-6,
+    )
