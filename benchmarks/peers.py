@@ -160,6 +160,21 @@ PEERS = {
 }
 
 
+def prepare(peer):
+    """Import the peer's libraries, so that a task can time them apart from fits."""
+    if peer.startswith("sklearn_ae"):
+        import sklearn_ae  # noqa: F401
+    elif peer == "MLPRegressor":
+        import sklearn.neural_network  # noqa: F401
+    elif peer.startswith("Keras"):
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+        import keras  # noqa: F401
+    elif peer.startswith("skorch"):
+        import skorch  # noqa: F401
+    else:
+        import torch  # noqa: F401
+
+
 def available(peer):
     """Whether the peer's library can be imported here."""
     if peer != "Keras 3 (torch)":

@@ -293,6 +293,29 @@ class AutoencoderTransformer(
     scikit-learn's MLP ignores ``momentum`` unless ``solver="sgd"``, so one
     grid search can compare architectures.
 
+    **Shuffling and streaming.** Each epoch visits the training rows in a
+    fresh order drawn from ``random_state``. In-memory arrays (dense or
+    sparse) are shuffled as a whole: every batch is a random subset of all
+    rows. A dask array or a ``np.memmap`` is read by chunks instead (its own
+    row chunks; 4,096 rows of a memory map), so that each chunk is read once
+    per epoch: the epoch takes the chunks in a shuffled order, four at a
+    time, shuffles the rows of those chunks (and the fewer than
+    ``batch_size`` rows left over from the chunks before) together and cuts
+    the batches from them. Every batch but the last still has
+    ``batch_size`` rows, and the order is as reproducible as the full
+    permutation, but a batch mixes rows of a few chunks, not of the whole
+    data set, and the result differs from that of the same rows in memory.
+
+    **Threads.** On the CPU, ``fit``, ``partial_fit`` and the transforms set
+    torch's number of threads for their duration from the work of one step:
+    one thread for small models and batches (where more threads cost more
+    than they save, and a busy neighbour on the machine stalls them), more
+    for large ones, never more than the caller's setting, and the caller's
+    count is restored afterwards. A thread count chosen explicitly (with
+    ``torch.set_num_threads``, ``threadpoolctl.threadpool_limits`` or the
+    ``OMP_NUM_THREADS`` variable, as joblib's worker processes set it) is
+    left alone.
+
     **Data-parallel training.** When ``torch.distributed`` has an initialised
     default process group of more than one process (e.g. started by
     ``torchrun``), ``fit`` and ``partial_fit`` train data-parallel, with no
@@ -400,7 +423,9 @@ class AutoencoderTransformer(
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. Sparse input is densified one batch at a time.
+            Training data. Sparse input is densified one batch at a time; a
+            dask array or a memory map is read a few chunks at a time and
+            shuffled by chunks (see the Notes).
 
         y : Ignored
             Not used, present for API consistency by convention.
@@ -437,7 +462,10 @@ class AutoencoderTransformer(
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            One batch of training data, e.g. a chunk of a larger data set.
+            One batch of training data, e.g. a chunk of a larger data set. A
+            dask array or a memory map is streamed: each of its chunks is read
+            once, and the rows are shuffled within a few chunks at a time
+            rather than as a whole (see the class Notes).
 
         y : Ignored
             Not used, present for API consistency by convention.
