@@ -433,6 +433,7 @@ def case_threads(report, quick, repeats, **_):
         (784, 256, 64),
         (784, 256, 256),
         (784, 256, 1024),
+        (3136, 512, 256),
     ]
     if quick:
         sizes = sizes[:3]
@@ -447,7 +448,8 @@ def case_threads(report, quick, repeats, **_):
         "and 2 torch threads, in milliseconds; the median over steps and "
         f"processes ({repeats}). 'Busy': a second process spins on one core. "
         "The policy gives a fit one thread per "
-        f"{MIN_FLOPS_PER_THREAD / 1e6:.0f} MFLOP of a step (`sklearn_ae/_threads.py`).",
+        f"{MIN_FLOPS_PER_THREAD / 1e6:,.0f} MFLOP of a step "
+        "(`sklearn_ae/_threads.py`).",
         "",
         "| n_features | hidden | batch | MFLOP / step | idle 1 thread | idle 2 "
         "| 2 vs 1 idle | busy 1 thread | busy 2 | 2 vs 1 busy | policy |",

@@ -281,8 +281,9 @@ class AutoencoderNet(NeuralNet):
         step closure, setting the training mode before every batch (it is set
         once per epoch) and reading each batch's loss as it comes (the losses
         are read once, at the end of the epoch, which also spares a GPU one
-        synchronisation per batch). Profiled on the article's 784-32-784 model,
-        that machinery cost about a sixth of each step.
+        synchronisation per batch). Profiled on the article's 784-32-784 model
+        on one thread, that machinery and the optimizer's wrappers (see
+        ``_optim``) took about a sixth of each step.
         """
         if not (training and iterator is not None and self.lean_epochs()):
             return super().run_single_epoch(

@@ -11,15 +11,20 @@ picks a thread count from the work of one step:
 - the multiply-add FLOPs of one optimisation step (``batch_size`` samples,
   forward and backward, about three forward passes) or of one transformed
   chunk (forward only), from :func:`forward_flops`;
-- one thread per :data:`MIN_FLOPS_PER_THREAD` of that work, at least one and
-  at most the caller's current count. The threshold is measured with
-  ``benchmarks/run.py --case threads`` (see ``docs/performance.md``): on an
-  idle 2-core machine a second thread made steps of up to 20 MFLOP no faster
-  and steps of 65 MFLOP and more 1.2 to 1.7 times faster.
+- one thread per :data:`MIN_FLOPS_PER_THREAD` (1 GFLOP) of that work, at
+  least one and at most the caller's current count.
 
-Above the threshold a busy neighbour still slows a fit down (a step waits for
-a descheduled thread), by up to 2 to 5 times for the sizes measured; on a
-machine known to be shared, set the count explicitly (below).
+The threshold is a judgement on measurements (``benchmarks/run.py --case
+threads``, see ``docs/performance.md``). On a 2-core machine with nothing else
+running, a second thread made steps of up to 20 MFLOP no faster and steps of
+65 MFLOP and more 1.2 to 1.7 times faster. But with other processes running,
+torch's OpenMP threads stalled at every size measured (up to 2.5 GFLOP per
+step): 5 to 200 times slower than one thread, the smaller the step the worse,
+and about half the two-thread fits of the article's model (78 MFLOP per step)
+collapsed on a shared machine. One thread below 2 GFLOP per step gives up at
+most 1.2 to 1.7 times on an idle machine to avoid those collapses; above it
+the gain is largest and a stall costs the least. Set the count explicitly
+(below) to choose otherwise.
 
 The count is set for the duration of the call only and the caller's count is
 restored afterwards. An explicit choice is left alone: ``OMP_NUM_THREADS`` or
@@ -27,7 +32,9 @@ restored afterwards. An explicit choice is left alone: ``OMP_NUM_THREADS`` or
 or a thread count other than torch's default, whether set by
 ``torch.set_num_threads`` or by ``threadpoolctl.threadpool_limits`` (which
 sets the OpenMP runtime torch uses). A count equal to torch's default cannot
-be told from the default itself, and is treated as the default.
+be told from the default itself, and is treated as the default: to give a
+smaller model all of torch's threads, set ``OMP_NUM_THREADS`` before Python
+starts.
 
 With torch's OpenMP backend (that of its Linux, Windows and macOS wheels)
 the count is kept per thread: ``torch.set_num_threads`` sets it for the
@@ -53,7 +60,7 @@ __all__ = ["MIN_FLOPS_PER_THREAD", "forward_flops", "step_flops", "torch_threads
 
 # Work of one step (FLOPs, 2 per multiply-add) that each thread needs for a
 # second thread to pay; see the module docstring.
-MIN_FLOPS_PER_THREAD = 32e6
+MIN_FLOPS_PER_THREAD = 1e9
 
 _ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
