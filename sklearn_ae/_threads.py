@@ -69,7 +69,7 @@ _BUILTIN = "sklearn_ae._modules"
 
 
 def _physical_cores():
-    """The machine's physical cores, as torch counts them for its default."""
+    """The machine's physical cores as torch counts them (Linux), or None."""
     cores = set()
     for path in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/topology/core_id"):
         topology = os.path.dirname(path)
@@ -77,14 +77,19 @@ def _physical_cores():
             with open(path) as core, open(f"{topology}/physical_package_id") as pkg:
                 cores.add((pkg.read().strip(), core.read().strip()))
         except OSError:
-            return os.cpu_count() or 1
-    return len(cores) or os.cpu_count() or 1
+            return None
+    return len(cores) or None
+
+
+# torch's count when sklearn_ae was imported: its default where the cores
+# cannot be counted (unless the caller had set it before).
+_AT_IMPORT = torch.get_num_threads()
 
 
 @functools.cache
 def default_threads():
     """torch's default intra-op thread count when nothing sets it."""
-    return _physical_cores()
+    return _physical_cores() or _AT_IMPORT
 
 
 def explicit_choice(current):
