@@ -7,7 +7,9 @@ changes this file only.
 """
 
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
+    InvalidParameterError,
     StrOptions,
     validate_parameter_constraints,
 )
@@ -15,7 +17,9 @@ from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
 __all__ = [
+    "HasMethods",
     "Interval",
+    "InvalidParameterError",
     "StrOptions",
     "_fit_context",
     "validate_data",
