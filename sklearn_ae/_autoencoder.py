@@ -618,11 +618,6 @@ class AutoencoderTransformer(
         self.module_ = net.module_
         self.module_.eval()
 
-    def _forget_fit(self):
-        fitted = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
-        for name in fitted:
-            delattr(self, name)
-
     # ---------------------------------------------------------- persistence
 
     def save(self, path):

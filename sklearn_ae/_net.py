@@ -1,8 +1,10 @@
 """The training engine: a skorch ``NeuralNet`` specialised for autoencoders.
 
-Only skorch's documented hooks are overridden (``get_iterator``, ``infer``,
-``get_loss``, ``train_step_single``); skorch keeps the fit loop, history,
-callbacks, early stopping, progress printing and device handling.
+skorch's hooks are overridden (``initialize_module``, ``get_iterator``,
+``infer``, ``get_loss``, ``train_step_single``; ``fit_loop``, ``notify`` and
+``partial_fit`` wrap skorch's own with ``super()``, for interruptions);
+skorch keeps the fit loop, history, callbacks, early stopping, progress
+printing and device handling.
 
 - ``infer`` runs the module through its ``encode`` / ``decode`` protocol (and
   ``encode_distribution`` plus the reparameterisation for a variational
@@ -355,7 +357,9 @@ class AutoencoderNet(NeuralNet):
             with torch.no_grad():
                 if self.variational:
                     posterior = module.encode_distribution(x)
-                    if not (isinstance(posterior, tuple) and len(posterior) == 2):
+                    if not (
+                        isinstance(posterior, (tuple, list)) and len(posterior) == 2
+                    ):
                         raise ValueError(
                             f"{name}.encode_distribution(x) must return a pair "
                             f"(mean, log_var); got {type(posterior).__name__}."

@@ -82,7 +82,14 @@ FORMAT_VERSION = 1
 _WEIGHTS = "model.safetensors"
 _METADATA = "metadata.json"
 _MEMBERS = {_WEIGHTS, _METADATA}
-_MAX_METADATA_BYTES = 64 * 2**20
+# Parsed JSON takes up to ~25 times its size in Python objects (measured:
+# 16 MiB of 2-character strings, 257 MiB; of empty lists, 411 MiB), so the
+# metadata is capped, and so is its number of containers (outside strings),
+# the costliest per byte; a real file has a few dozen. 16 MiB holds a
+# loss_curve_ of ~600,000 epochs, or ~1,000,000 feature names.
+_MAX_METADATA_BYTES = 16 * 2**20
+_MAX_CONTAINERS = 100_000
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _OPT_PREFIX = "optimizer.state."
 # Written by development versions before the generators were seeded per
 # call; accepted (if well-formed) and ignored.
@@ -346,11 +353,19 @@ def save(path, estimator_name, params, state, net):
     from safetensors.torch import save as st_save
 
     metadata, tensors = serialise(estimator_name, params, state, net)
+    text = json.dumps(metadata, indent=1).encode("utf-8")
+    if len(text) > _MAX_METADATA_BYTES:
+        raise ValueError(
+            f"Cannot save: the metadata would take {len(text) / 2**20:.1f} MiB, "
+            f"over the {_MAX_METADATA_BYTES // 2**20} MiB that load() reads "
+            f"(loss_curve_ has {len(state['loss_curve_'])} entries). Use pickle "
+            "/ joblib for this model."
+        )
     weights = st_save(tensors, metadata={"format": FORMAT})
 
     def write(f):
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
-            archive.writestr(_METADATA, json.dumps(metadata, indent=1))
+            archive.writestr(_METADATA, text)
             archive.writestr(_WEIGHTS, weights)
 
     _replace_atomically(path, write)
@@ -420,7 +435,11 @@ def _read(path):
                         f"than the {size} bytes of the file",
                     )
             if archive.getinfo(_METADATA).file_size > _MAX_METADATA_BYTES:
-                raise _refuse(path, f"{_METADATA} is implausibly large")
+                raise _refuse(
+                    path,
+                    f"{_METADATA} is over {_MAX_METADATA_BYTES // 2**20} MiB "
+                    "(save() never writes more)",
+                )
             try:
                 raw_meta = archive.read(_METADATA)
                 raw_weights = archive.read(_WEIGHTS)
@@ -430,6 +449,13 @@ def _read(path):
                 raise _refuse(
                     path, f"the archive is damaged ({type(exc).__name__}: {exc})"
                 ) from None
+    outside_strings = _JSON_STRING.sub(b"", raw_meta)
+    containers = outside_strings.count(b"[") + outside_strings.count(b"{")
+    if containers > _MAX_CONTAINERS:
+        raise _refuse(
+            path,
+            f"{_METADATA} holds {containers:,} lists and objects (a model's has ~50)",
+        )
     try:
         metadata = json.loads(raw_meta.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

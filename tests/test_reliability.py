@@ -424,6 +424,22 @@ def test_5_compressed_members_are_refused(saved, tmp_path):
         AutoencoderTransformer.load(path)
 
 
+def test_5_metadata_that_would_expand_in_memory_is_refused(saved, tmp_path):
+    # JSON's Python objects take up to ~25 times the text: its size and its
+    # number of lists and objects are capped before it is parsed.
+    def many_lists(meta, tensors):
+        meta["fitted"]["feature_names_in_"] = [[]] * 200_000
+
+    with pytest.raises(ValueError, match=r"holds 200,0\d\d lists and objects"):
+        AutoencoderTransformer.load(_tampered(saved, tmp_path / "l.zip", many_lists))
+
+    def large(meta, tensors):
+        meta["fitted"]["feature_names_in_"] = ["x" * 2**20] * 17
+
+    with pytest.raises(ValueError, match=r"metadata\.json is over 16 MiB"):
+        AutoencoderTransformer.load(_tampered(saved, tmp_path / "m.zip", large))
+
+
 def test_5_a_model_larger_than_its_file_is_refused_before_it_is_built(
     saved, tmp_path, monkeypatch
 ):
