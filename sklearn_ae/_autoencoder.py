@@ -36,6 +36,7 @@ from ._config import (
 from ._data import RowDataset, as_tensor, check_X, map_rows
 from ._distributed import agree_on_seed
 from ._net import TrainingDiverged
+from ._pca import resolve_n_components
 from ._scaling import InputScaler
 
 __all__ = ["AutoencoderTransformer"]
@@ -69,8 +70,16 @@ class AutoencoderTransformer(
 
     Parameters
     ----------
-    n_components : int, default=2
-        Dimension of the code, i.e. of the output of ``transform``.
+    n_components : int, float, "mle" or None, default=2
+        Dimension of the code, i.e. of the output of ``transform``, given as
+        :class:`~sklearn.decomposition.PCA` takes it: an int is the width
+        itself (0 gives an empty code, whose reconstruction is the mean; a
+        width above the number of features gives an overcomplete
+        autoencoder); a float in (0, 1) is the number of principal components
+        PCA needs to explain that fraction of the training data's variance;
+        ``"mle"`` is PCA's estimate of the intrinsic dimension by Minka's
+        method (needs ``n_samples >= n_features``); None is
+        ``min(n_samples, n_features)``. The width used is ``n_components_``.
 
     architecture : {"mlp", "conv", "lstm"} or torch.nn.Module subclass, \
             default="mlp"
@@ -217,7 +226,7 @@ class AutoencoderTransformer(
     Attributes
     ----------
     n_components_ : int
-        Dimension of the code.
+        Dimension of the code: ``n_components`` resolved on the training data.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -508,6 +517,9 @@ class AutoencoderTransformer(
         params = self.get_params(deep=False)
         if first_pass:
             scaler = InputScaler.fit(X, self.loss)
+            params["n_components"] = resolve_n_components(
+                self.n_components, X, scaler.mean
+            )
             n_valid = 0 if incremental else n_validation_rows(params, X.shape[0])
             seed = self._agree_on_seed(X, seed_from(self.random_state), scaler, n_valid)
             train_idx, valid_idx = (None, None)
@@ -537,7 +549,7 @@ class AutoencoderTransformer(
         history = net.history
         losses = [float(v) for v in history[:, "train_loss"][records_before:]]
         if first_pass:
-            self._set_fitted(net, X.dtype, seed)
+            self._set_fitted(net, X.dtype, seed, params["n_components"])
             self.n_iter_ = 0
             self.loss_curve_ = []
             self.validation_loss_curve_ = (
@@ -567,10 +579,10 @@ class AutoencoderTransformer(
             ]
             net.initialize_callbacks()
 
-    def _set_fitted(self, net, dtype, seed):
+    def _set_fitted(self, net, dtype, seed, n_components):
         self._fit_dtype = np.dtype(dtype)
         self._seed = seed
-        self.n_components_ = self.n_components
+        self.n_components_ = n_components
         self.mean_ = net.scaler.mean
         self.scale_ = net.scaler.scale
         self.net_ = net
@@ -692,7 +704,9 @@ class AutoencoderTransformer(
 
         params, state, net = load(path, cls.__name__, device=device)
         estimator = cls(**params)
-        estimator._set_fitted(net, state.pop("dtype"), state.pop("seed"))
+        estimator._set_fitted(
+            net, state.pop("dtype"), state.pop("seed"), state.pop("n_components_")
+        )
         names = state.pop("feature_names_in_")
         if names is not None:
             estimator.feature_names_in_ = np.asarray(names, dtype=object)
@@ -837,7 +851,8 @@ class AutoencoderTransformer(
             The reconstructions, of X's floating dtype.
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32])
+        # An empty code (n_components_=0) is a valid input: it decodes to the mean.
+        Z = check_array(X, dtype=[np.float64, np.float32], ensure_min_features=0)
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {self.__class__.__name__} is "

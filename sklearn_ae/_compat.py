@@ -6,8 +6,10 @@ helpers, and the parameter-constraint helpers are imported here so that a move
 changes this file only.
 """
 
+from sklearn.decomposition._pca import _infer_dimension as infer_dimension
 from sklearn.utils._param_validation import (
     Interval,
+    RealNotInt,
     StrOptions,
     validate_parameter_constraints,
 )
@@ -16,8 +18,10 @@ from sklearn_compat.utils.validation import validate_data
 
 __all__ = [
     "Interval",
+    "RealNotInt",
     "StrOptions",
     "_fit_context",
+    "infer_dimension",
     "validate_data",
     "validate_parameter_constraints",
 ]

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import inspect
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,7 +26,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.helper import predefined_split
 from torch import nn
 
-from ._compat import Interval, StrOptions
+from ._compat import Interval, RealNotInt, StrOptions
 from ._distributed import current_group
 from ._losses import LOSSES
 from ._modules import ACTIVATIONS, ConvAutoencoder, LSTMAutoencoder, MLPAutoencoder
@@ -76,7 +77,12 @@ INPUT_SHAPES = {
 }
 
 PARAMETER_CONSTRAINTS = {
-    "n_components": [Interval(Integral, 1, None, closed="left")],
+    "n_components": [
+        Interval(Integral, 0, None, closed="left"),
+        Interval(RealNotInt, 0, 1, closed="neither"),
+        StrOptions({"mle"}),
+        None,
+    ],
     "architecture": [StrOptions(set(ARCHITECTURES)), type],
     "hidden_layer_sizes": [tuple, list],
     "activation": [StrOptions(set(ACTIVATIONS))],
@@ -408,6 +414,9 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
         beta=params["beta"],
         corrupt=corruption(params, scaler),
     )
-    with seeded(seed, device):
+    with seeded(seed, device), warnings.catch_warnings():
+        # torch's own initialisation of a layer to or from an empty code
+        # (n_components=0) says it does nothing, which is the point.
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")
         net.initialize()
     return net

@@ -403,7 +403,12 @@ def load(path, estimator_name, *, device=None):
     if len(module_state) + len(opt_tensors) + (generator is not None) != len(tensors):
         raise _refuse(path, f"{_WEIGHTS} holds unexpected tensors")
     try:
-        net = build_net(params, n_features, InputScaler(mean, scale), state["seed"])
+        net = build_net(
+            {**params, "n_components": state["n_components_"]},
+            n_features,
+            InputScaler(mean, scale),
+            state["seed"],
+        )
         net.module_.load_state_dict(module_state, strict=True)
     except (RuntimeError, ValueError) as exc:  # missing keys, wrong shapes
         raise _refuse(path, f"the weights do not fit the model ({exc})") from None

@@ -285,7 +285,7 @@ def test_not_fitted_errors(X_small):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"n_components": 0}, "'n_components' parameter of AutoencoderTransformer"),
+        ({"n_components": -1}, "'n_components' parameter of AutoencoderTransformer"),
         ({"loss": "mae"}, "'loss' parameter of AutoencoderTransformer must be a str"),
         ({"activation": "swish"}, "'activation' parameter"),
         ({"optimizer": "lbfgs"}, "'optimizer' parameter"),
