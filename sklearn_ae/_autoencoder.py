@@ -27,6 +27,7 @@ from ._compat import _fit_context
 from ._config import (
     PARAMETER_CONSTRAINTS,
     build_net,
+    loss_units,
     n_validation_rows,
     resolve_device,
     seed_from,
@@ -193,8 +194,9 @@ class AutoencoderTransformer(
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the data and stop when
         the validation loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs; the weights of the best epoch are kept.
-        When False, training stops the same way on the training loss, as in
+        ``n_iter_no_change`` epochs; the weights of the epoch with the lowest
+        validation loss are kept. When False, training stops the same way on
+        the training loss and keeps the last weights, as in
         :class:`~sklearn.neural_network.MLPRegressor`.
 
     validation_fraction : float, default=0.1
@@ -204,7 +206,11 @@ class AutoencoderTransformer(
         Epochs without an improvement of at least ``tol`` before stopping.
 
     tol : float, default=1e-4
-        Smallest decrease of the monitored loss that counts as improvement.
+        Smallest decrease of the monitored loss that counts as improvement,
+        in the units the module trains in: with ``loss="mse"`` those of the
+        scaled data, so ``tol`` is a fraction of the data's mean variance
+        and suits data of any scale. It decides when training stops, not
+        which epoch is best.
 
     device : str, default="cpu"
         Torch device to train and transform on, e.g. "cpu", "cuda", "cuda:1",
@@ -216,8 +222,12 @@ class AutoencoderTransformer(
         torch and numpy random states are left untouched.
 
     verbose : int, default=0
-        0 is silent; 1 prints one line per epoch (training loss, validation
-        loss, duration) through skorch's ``PrintLog``.
+        0 is silent. 1 draws a progress bar over the epochs with the losses
+        and the time left when the output is a terminal, and prints one plain
+        line per epoch otherwise (no escape codes in a file or a pipe). 2
+        prints one line per epoch everywhere. Losses are shown in X's units,
+        as ``loss_curve_`` holds them, and a last line says how many epochs
+        ran, why training stopped and which epoch's weights were kept.
 
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``skorch.callbacks.
@@ -245,13 +255,17 @@ class AutoencoderTransformer(
         Number of epochs run: by ``fit``, plus one per later ``partial_fit``.
 
     loss_curve_ : list of float
-        Training loss after each epoch (each ``partial_fit`` call adds one), in
-        the units the module is trained in (the scaled data for
-        ``loss="mse"``).
+        Training loss of each epoch (each ``partial_fit`` call adds one), in
+        X's units: with ``loss="mse"`` the mean squared reconstruction error
+        that ``-score`` reports (measured on the training batches as they
+        were trained, so with any denoising corruption), plus the sparsity
+        or KL penalty when there is one; with ``loss="bce"`` the binary
+        cross-entropy.
 
     validation_loss_curve_ : list of float or None
         Validation loss after each epoch when ``early_stopping=True`` (of
-        ``fit``'s epochs: ``partial_fit`` does not validate).
+        ``fit``'s epochs: ``partial_fit`` does not validate), in the same
+        units.
 
     module_ : torch.nn.Module
         The trained autoencoder; it has ``encode`` and ``decode`` methods
@@ -536,24 +550,25 @@ class AutoencoderTransformer(
             train_idx = valid = None
             self._drop_stopping(net)
         records_before = len(net.history)
+        net.max_epochs = 1 if incremental else self.max_iter
         # Each call draws its noise and samples afresh, reproducibly (also
         # after save and load, which keep n_iter_).
         with seeded(seed + epochs_before + 1, net.device):
-            net.partial_fit(
-                RowDataset(X, train_idx), epochs=1 if incremental else self.max_iter
-            )
+            net.partial_fit(RowDataset(X, train_idx))
         # The validation split is a view of X: drop it, so the fitted model
         # neither keeps X alive nor pickles it.
         net.train_split = None
 
-        history = net.history
-        losses = [float(v) for v in history[:, "train_loss"][records_before:]]
+        history, units = net.history, loss_units(params, net.scaler)
+        losses = [float(units * v) for v in history[:, "train_loss"][records_before:]]
         if first_pass:
             self._set_fitted(net, X.dtype, seed, params["n_components"])
             self.n_iter_ = 0
             self.loss_curve_ = []
             self.validation_loss_curve_ = (
-                None if valid is None else [float(v) for v in history[:, "valid_loss"]]
+                None
+                if valid is None
+                else [float(units * v) for v in history[:, "valid_loss"]]
             )
         self.n_iter_ += len(losses)
         self.loss_curve_ = [*self.loss_curve_, *losses]

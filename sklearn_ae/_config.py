@@ -22,15 +22,14 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from skorch.callbacks import EarlyStopping
 from skorch.helper import predefined_split
 from torch import nn
 
 from ._compat import Interval, RealNotInt, StrOptions
-from ._distributed import current_group
 from ._losses import LOSSES
 from ._modules import ACTIVATIONS, ConvAutoencoder, LSTMAutoencoder, MLPAutoencoder
-from ._net import AutoencoderNet, Corruption
+from ._net import AutoencoderNet, Corruption, EarlyStopping
+from ._progress import Progress
 
 __all__ = [
     "ARCHITECTURES",
@@ -109,10 +108,6 @@ PARAMETER_CONSTRAINTS = {
     "verbose": ["verbose"],
     "callbacks": [list, None],
 }
-
-
-def _noop(*args, **kwargs):
-    """A picklable sink for skorch messages when ``verbose=0``."""
 
 
 def seed_from(random_state):
@@ -340,20 +335,31 @@ def validation_split(params, n_samples, seed):
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
-def _callbacks(params, stopping):
-    callbacks = list(params["callbacks"] or [])
-    if not stopping:
-        return callbacks
-    early = params["early_stopping"]
-    stopper = EarlyStopping(
-        monitor="valid_loss" if early else "train_loss",
-        patience=params["n_iter_no_change"],
-        threshold=params["tol"],
-        threshold_mode="abs",
-        load_best=early,
-        sink=print if params["verbose"] else _noop,
+def _callbacks(params, stopping, units):
+    """The progress report, the stopping rule (for ``fit``), then the user's.
+
+    The report comes first so that it shows the epoch at which the stopping
+    rule ends training; it prints the losses times ``units`` (X's units).
+    """
+    progress = Progress(
+        params["verbose"], units, stopper="early_stopping" if stopping else None
     )
-    return [("early_stopping", stopper), *callbacks]
+    callbacks = [("progress", progress)]
+    if stopping:
+        early = params["early_stopping"]
+        stopper = EarlyStopping(
+            monitor="valid_loss" if early else "train_loss",
+            patience=params["n_iter_no_change"],
+            tol=params["tol"],
+            restore_best=early,
+        )
+        callbacks.append(("early_stopping", stopper))
+    return [*callbacks, *(params["callbacks"] or [])]
+
+
+def loss_units(params, scaler):
+    """Factor from the module's loss to X's units: ``scale**2`` for MSE."""
+    return scaler.scale**2 if params["loss"] == "mse" else 1.0
 
 
 def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
@@ -391,7 +397,6 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[optimizer]
         optimizer_kwargs = fused_optimizer_kwargs(optimizer, device)
-    group = current_group()
     net = AutoencoderNet(
         module=module_cls,
         **{f"module__{k}": v for k, v in module_kwargs.items()},
@@ -403,10 +408,9 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
         max_epochs=params["max_iter"],
         batch_size=params["batch_size"],
         train_split=None if valid is None else predefined_split(valid),
-        callbacks=_callbacks(params, stopping),
+        callbacks=_callbacks(params, stopping, loss_units(params, scaler)),
         device=device,
-        # In data-parallel training, process 0 alone prints.
-        verbose=params["verbose"] if group is None or group.rank == 0 else 0,
+        verbose=0,  # the Progress callback reports instead of skorch's PrintLog
         scaler=scaler,
         generator=torch.Generator().manual_seed(seed),
         sparsity=params["sparsity"],

@@ -366,15 +366,6 @@ def test_training_loss_plateau_stops_without_early_stopping(X_small):
     assert ae.n_iter_ == 4
 
 
-def test_verbose_prints_progress(X_small, capsys, fast):
-    AutoencoderTransformer(**fast).fit(X_small)
-    assert capsys.readouterr().out == ""
-    AutoencoderTransformer(verbose=1, **fast).fit(X_small)
-    out = capsys.readouterr().out
-    assert "train_loss" in out and "dur" in out
-    assert len(re.findall(r"^\s+\d+\s", out, flags=re.M)) == fast["max_iter"]
-
-
 def test_user_callbacks_are_called(X_small, fast):
     class CountEpochs(Callback):
         def initialize(self):
