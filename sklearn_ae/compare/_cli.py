@@ -105,7 +105,12 @@ DEFAULT_METHODS = "pca,ae,kernel-pca,isomap,umap,tsne"
 
 
 def _read(path, parser):
-    import pandas as pd
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - depends on the environment
+        parser.error(
+            "reading a data file needs pandas: pip install sklearn-ae[compare]"
+        )
 
     if not path.is_file():
         parser.error(f"{path}: no such file.")
@@ -117,7 +122,7 @@ def _read(path, parser):
             return pd.read_csv(path)
         if suffix == ".tsv":
             return pd.read_csv(path, sep="\t")
-    except ImportError as exc:
+    except (ImportError, OSError, ValueError) as exc:  # no engine, bad file
         parser.error(f"cannot read {path.name}: {exc}")
     parser.error(
         f"{path.name}: unknown file type {suffix!r}; give a .csv, .tsv or .parquet "

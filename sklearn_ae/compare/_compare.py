@@ -23,6 +23,7 @@ a 2-D view (``view`` not None).
 """
 
 _TASKS = ("classification", "regression")
+_TEXT = ("view", "note", "error")
 
 
 @dataclass(frozen=True, eq=False)
@@ -596,7 +597,12 @@ def compare(
     >>> result.attrs["details"].views["PCA"].shape
     (36, 2)
     """
-    import pandas as pd
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "sklearn_ae.compare needs pandas: pip install sklearn-ae[compare]"
+        ) from exc
     from sklearn.model_selection import train_test_split
 
     _check_reducers(reducers)
@@ -691,11 +697,13 @@ def compare(
                 UserWarning,
                 stacklevel=2,
             )
-        records.append({column: row.get(column, np.nan) for column in columns})
+        records.append(
+            {
+                column: row.get(column, "" if column in _TEXT else np.nan)
+                for column in columns
+            }
+        )
     result = pd.DataFrame.from_records(records, index=pd.Index(names, name="reducer"))
-    for column in ("view", "note", "error"):
-        if column in result:
-            result[column] = result[column].fillna("").astype(object)
     found = dict(zip(names, (outcome[1] for outcome in outcomes), strict=True))
     result.attrs["details"] = ComparisonDetails(
         estimators={name: item["estimator"] for name, item in found.items()},
