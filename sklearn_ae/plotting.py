@@ -381,7 +381,9 @@ def plot_comparison(
                     ax.text(0, position, " n/a", va="center", fontsize=7)
             ax.set_yticks(positions)
             ax.set_yticklabels(names if ax in axes[:, 0] else [], fontsize=8)
-            ax.set_title(metric, fontsize=9)
+            ax.set_title(
+                f"{metric} (s)" if metric == "fit_time" else metric, fontsize=9
+            )
             ax.tick_params(axis="x", labelsize=7)
             bounded = metric not in ("reconstruction_mse", "fit_time")
             if bounded and np.nanmin(np.append(values, 0.0)) >= 0:
