@@ -309,7 +309,11 @@ def test_dataframe_target_column_and_preprocessor():
     )
     details = result.attrs["details"]
     assert details.task == "classification"
-    assert details.preprocessor.transformers_[0][2] == ["a", "b"]  # fitted clone
+    # a clone fitted on the training rows only
+    scaler = details.preprocessor.named_transformers_["num"]
+    training = frame.iloc[details.train_index]
+    np.testing.assert_allclose(scaler.mean_, training[["a", "b"]].mean())
+    assert not hasattr(preprocessor, "transformers_")
     assert details.reconstructions["PCA"].shape == (24, 5)  # 2 scaled + 3 one-hot
     # the metrics live in the preprocessor's space, fitted on the training rows
     X_test = details.preprocessor.transform(frame.iloc[details.test_index])
@@ -396,6 +400,7 @@ def test_plot_comparison(result, data):
         np.testing.assert_allclose(images[0].get_array(), first)
         # without image_shape or X: no reconstructions; a plain table is refused
         assert "reconstructions" not in plot_comparison(result, None, y)
+        assert "reconstructions" not in plot_comparison(result, X, y)
         with pytest.raises(ValueError, match="attrs"):
             plot_comparison(result.copy().rename(columns=str).pipe(_no_attrs))
     finally:
@@ -463,8 +468,17 @@ def test_command_line_end_to_end(csv_file, tmp_path, capsys, monkeypatch):
     assert "| reducer | n_components | reconstruction_mse |" in markdown
     assert "| pca | 3 |" in markdown
     assert "- tsne: note no transform" in markdown
-    # 14 features after preprocessing: 13 scaled numbers and 2 one-hot colours
-    assert result.attrs["details"].reconstructions["pca"].shape == (30, 15)
+    # 15 features after preprocessing: 13 standardised numbers (on the training
+    # rows), 2 one-hot colours
+    details = result.attrs["details"]
+    assert details.reconstructions["pca"].shape == (30, 15)
+    frame = pd.read_csv(csv_file).dropna(subset=["target"])
+    training = details.preprocessor.transform(
+        frame.drop(columns="target").iloc[details.train_index]
+    )
+    np.testing.assert_allclose(training[:, :13].mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(training[:, :13].std(axis=0), 1.0, rtol=1e-12)
+    assert set(np.unique(training[:, 13:])) == {0.0, 1.0}
 
 
 def test_command_line_images(tmp_path, digits):
@@ -473,7 +487,7 @@ def test_command_line_images(tmp_path, digits):
     frame["digit"] = y[:100]
     path = tmp_path / "digits.csv"
     frame.to_csv(path, index=False)
-    _, written = main(
+    result, written = main(
         [
             str(path),
             "--target",
@@ -488,6 +502,11 @@ def test_command_line_images(tmp_path, digits):
         ]
     )
     assert "reconstructions.png" in [p.name for p in written]
+    # --no-standardize: the pixels are compared as they are
+    preprocessor = result.attrs["details"].preprocessor
+    np.testing.assert_array_equal(
+        preprocessor.transform(frame.drop(columns="digit")), X[:100]
+    )
 
 
 @pytest.mark.parametrize(
