@@ -467,7 +467,7 @@ def test_command_line_end_to_end(csv_file, tmp_path, capsys, monkeypatch):
     assert markdown.startswith("Data: wine.csv, 149 rows: 119 to fit, 30 held out")
     assert "| reducer | n_components | reconstruction_mse |" in markdown
     assert "| pca | 3 |" in markdown
-    assert "- tsne: note no transform" in markdown
+    assert "- tsne (note): no transform" in markdown
     # 15 features after preprocessing: 13 standardised numbers (on the training
     # rows), 2 one-hot colours
     details = result.attrs["details"]

@@ -122,7 +122,7 @@ def test_writes_the_table_and_figures(quick_run):
     assert "| fit_time | transform_time | epochs |" in table
     assert "| conv AE(32) | 32 |" in table and "| VAE(2) | 2 |" in table
     assert table.rstrip().endswith(
-        "| 20 |\n\n- t-SNE: note no transform: fitted "
+        "| 20 |\n\n- t-SNE (note): no transform: fitted "
         "on the held-out rows (fit_transform), so no "
         "kNN, probe or reconstruction score"
     )

@@ -305,7 +305,7 @@ def format_markdown(result, extra=None):
         ]
         lines.append("| " + " | ".join(cells) + " |")
     remarks = [
-        f"- {name}: {kind} {row[kind]}"
+        f"- {name} ({kind}): {row[kind]}"
         for name, row in result.iterrows()
         for kind in ("error", "note")
         if row.get(kind)
@@ -316,7 +316,41 @@ def format_markdown(result, extra=None):
 
 
 def main(argv=None):
-    """Run the command line; returns ``(result, written files)``. See ``--help``."""
+    """Run the command line; returns ``(result, written files)``. See ``--help``.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments; None reads ``sys.argv``.
+
+    Returns
+    -------
+    result : pandas.DataFrame
+        What :func:`compare` returned.
+
+    written : list of pathlib.Path
+        ``results.csv``, ``results.md`` and the figures.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn_ae.compare import main
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> load_wine(as_frame=True).frame.to_csv(folder / "wine.csv", index=False)
+    >>> argv = [str(folder / "wine.csv"), "--target", "target",
+    ...         "--methods", "pca,isomap", "--output-dir", str(folder)]
+    >>> with contextlib.redirect_stdout(io.StringIO()) as printed:
+    ...     result, written = main(argv)
+    >>> print(printed.getvalue().splitlines()[0])
+    wine.csv: 178 rows; 13 numeric columns (standardised), 0 categorical \
+(one-hot); target 'target'.
+    >>> result.loc["pca", ["trustworthiness", "knn_accuracy"]].round(3).tolist()
+    [0.931, 0.972]
+    >>> [path.name for path in written]
+    ['results.csv', 'results.md', 'views.png', 'metrics.png']
+    """
     parser, args = _parse(argv)
     image_shape = _image_shape(args.image_shape, parser)
     names = [name.strip() for name in args.methods.split(",") if name.strip()]

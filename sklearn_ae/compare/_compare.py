@@ -71,6 +71,23 @@ class ComparisonDetails:
     random_state : int or None
         The seed given to the split, the views and every reducer whose own
         ``random_state`` was None.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn.preprocessing import scale
+    >>> from sklearn_ae import compare
+    >>> X, y = load_wine(return_X_y=True)
+    >>> details = compare({"PCA": PCA(3)}, scale(X), y, random_state=0).attrs[
+    ...     "details"
+    ... ]
+    >>> details
+    ComparisonDetails(reducers=['PCA'], n_train=142, n_test=36, task='classification')
+    >>> details.estimators["PCA"].n_components_, details.codes["PCA"].shape
+    (3, (36, 3))
+    >>> details.views["PCA"].shape  # t-SNE of the 3-D codes
+    (36, 2)
     """
 
     estimators: dict
