@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA, KernelPCA, TruncatedSVD
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -195,6 +196,16 @@ def test_regression_target(data):
     )
     forced = compare({"PCA": PCA(2)}, X, counts, task="regression")
     assert "knn_r2" in forced
+
+
+def test_sparse_input_gives_the_dense_results(data):
+    X, y = data
+    reducers = {"SVD": TruncatedSVD(3, algorithm="arpack")}
+    dense = compare(reducers, X, y, random_state=0, view=None)
+    sparse = compare(reducers, sp.csr_matrix(X), y, random_state=0, view=None)
+    pd.testing.assert_frame_equal(
+        dense.drop(columns=TIMES), sparse.drop(columns=TIMES), rtol=1e-5
+    )
 
 
 def test_without_y_and_a_metric_subset(data):
@@ -509,6 +520,37 @@ def test_command_line_images(tmp_path, digits):
     )
 
 
+def test_command_line_reads_parquet(csv_file, tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "wine.parquet"
+    pd.read_csv(csv_file).to_parquet(path)
+    result, _ = main(
+        [
+            str(path),
+            "--target",
+            "target",
+            "--methods",
+            "pca",
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
+    from_csv, _ = main(
+        [
+            str(csv_file),
+            "--target",
+            "target",
+            "--methods",
+            "pca",
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
+    pd.testing.assert_frame_equal(
+        result.drop(columns=TIMES), from_csv.drop(columns=TIMES)
+    )
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -518,6 +560,9 @@ def test_command_line_images(tmp_path, digits):
         (["{text}"], "text.csv has no numeric column"),
         (["{csv}", "--image-shape", "8by8"], "--image-shape must look like 28x28"),
         (["{csv}", "--test-size", "0.01"], "held-out part has 2 rows"),
+        (["{sheet}"], "sheet.xlsx: unknown file type '.xlsx'"),
+        (["{empty}"], "cannot read empty.csv: No columns to parse"),
+        (["{parquet}"], "cannot read data.parquet: "),  # pyarrow or not
     ],
 )
 def test_command_line_errors(argv, message, csv_file, tmp_path, capsys):
@@ -525,7 +570,16 @@ def test_command_line_errors(argv, message, csv_file, tmp_path, capsys):
     pd.DataFrame({"word": ["a", "b", "c"], "other": ["x", "y", "z"]}).to_csv(
         text, index=False
     )
-    argv = [arg.format(csv=csv_file, text=text) for arg in argv]
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK")
+    (tmp_path / "empty.csv").write_text("")
+    names = {"csv": csv_file, "text": text}
+    (tmp_path / "data.parquet").write_bytes(b"not parquet")
+    names.update(
+        sheet=tmp_path / "sheet.xlsx",
+        empty=tmp_path / "empty.csv",
+        parquet=tmp_path / "data.parquet",
+    )
+    argv = [arg.format(**names) for arg in argv]
     if "--methods" not in argv:
         argv += ["--methods", "pca"]
     with pytest.raises(SystemExit) as exit_info:
