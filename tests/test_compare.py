@@ -295,8 +295,11 @@ def test_bad_input_messages(data):
         compare({"PCA": PCA(2)}, X, np.c_[y, y])
     with pytest.raises(ValueError, match=r"type_of_target\(y\) is 'unknown'"):
         compare({"PCA": PCA(2)}, X, np.array([{"a": 1}] * len(X)))
-    with pytest.raises(ValueError, match="missing values"):
+    with pytest.raises(ValueError, match="y has 30 missing values"):
         compare({"PCA": PCA(2)}, X, np.where(y > 8, np.nan, y))
+    labels = pd.Series(y, dtype="Int64").mask(y > 8)
+    with pytest.raises(ValueError, match="y has 30 missing values"):
+        compare({"PCA": PCA(2)}, X, labels)
 
 
 def test_dataframe_target_column_and_preprocessor():

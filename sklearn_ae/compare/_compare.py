@@ -196,7 +196,9 @@ def _check_target(y, n_samples):
         raise ValueError(f"y must be 1-D, got shape {y.shape}.")
     if len(y) != n_samples:
         raise ValueError(f"X has {n_samples} rows but y has {len(y)}.")
-    missing = np.isnan(y) if y.dtype.kind == "f" else np.array([v is None for v in y])
+    import pandas as pd
+
+    missing = pd.isna(y)  # NaN, None, pd.NA
     if missing.any():
         raise ValueError(
             f"y has {int(missing.sum())} missing values; drop those rows first."
