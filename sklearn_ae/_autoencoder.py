@@ -9,6 +9,7 @@ files.
 """
 
 import copy
+import inspect
 import warnings
 from numbers import Integral
 from typing import ClassVar
@@ -27,6 +28,7 @@ from ._compat import _fit_context
 from ._config import (
     PARAMETER_CONSTRAINTS,
     build_net,
+    loss_units,
     n_validation_rows,
     resolve_device,
     seed_from,
@@ -35,6 +37,7 @@ from ._config import (
 from ._data import RowDataset, as_tensor, check_X, map_rows
 from ._distributed import agree_on_seed
 from ._net import TrainingDiverged
+from ._pca import resolve_n_components
 from ._scaling import InputScaler
 
 __all__ = ["AutoencoderTransformer"]
@@ -42,6 +45,44 @@ __all__ = ["AutoencoderTransformer"]
 
 def _named(callback, name):
     return isinstance(callback, tuple) and callback[0] == name
+
+
+class _Shown:
+    """Displays a skorch callback as ``Class(changed=params)`` in reprs.
+
+    skorch's callbacks have no ``__repr__`` of their own, so an estimator's
+    repr (and its HTML table) would show ``<... object at 0x7f...>``.
+    """
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def __repr__(self):
+        cb = self.callback
+        if isinstance(cb, tuple) and len(cb) == 2:
+            return f"({cb[0]!r}, {_Shown(cb[1])!r})"
+        if isinstance(cb, type) or not hasattr(cb, "get_params"):
+            return repr(cb)
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(type(cb).__init__).parameters.items()
+        }
+        changed = []
+        for name, value in cb.get_params(deep=False).items():
+            try:
+                same = bool(defaults.get(name, inspect.Parameter.empty) == value)
+            except (TypeError, ValueError):  # e.g. arrays
+                same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(cb).__name__}({', '.join(changed)})"
+
+
+def _readable(params):
+    """``params`` with the callbacks shown readably, for display only."""
+    if params.get("callbacks"):
+        params = {**params, "callbacks": [_Shown(cb) for cb in params["callbacks"]]}
+    return params
 
 
 class AutoencoderTransformer(
@@ -68,8 +109,16 @@ class AutoencoderTransformer(
 
     Parameters
     ----------
-    n_components : int, default=2
-        Dimension of the code, i.e. of the output of ``transform``.
+    n_components : int, float, "mle" or None, default=2
+        Dimension of the code, i.e. of the output of ``transform``, given as
+        :class:`~sklearn.decomposition.PCA` takes it: an int is the width
+        itself (0 gives an empty code, whose reconstruction is the mean; a
+        width above the number of features gives an overcomplete
+        autoencoder); a float in (0, 1) is the number of principal components
+        PCA needs to explain that fraction of the training data's variance;
+        ``"mle"`` is PCA's estimate of the intrinsic dimension by Minka's
+        method (needs ``n_samples >= n_features``); None is
+        ``min(n_samples, n_features)``. The width used is ``n_components_``.
 
     architecture : {"mlp", "conv", "lstm"} or torch.nn.Module subclass, \
             default="mlp"
@@ -183,8 +232,9 @@ class AutoencoderTransformer(
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the data and stop when
         the validation loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs; the weights of the best epoch are kept.
-        When False, training stops the same way on the training loss, as in
+        ``n_iter_no_change`` epochs; the weights of the epoch with the lowest
+        validation loss are kept. When False, training stops the same way on
+        the training loss and keeps the last weights, as in
         :class:`~sklearn.neural_network.MLPRegressor`.
 
     validation_fraction : float, default=0.1
@@ -194,7 +244,11 @@ class AutoencoderTransformer(
         Epochs without an improvement of at least ``tol`` before stopping.
 
     tol : float, default=1e-4
-        Smallest decrease of the monitored loss that counts as improvement.
+        Smallest decrease of the monitored loss that counts as improvement,
+        in the units the module trains in: with ``loss="mse"`` those of the
+        scaled data, so ``tol`` is a fraction of the data's mean variance
+        and suits data of any scale. It decides when training stops, not
+        which epoch is best.
 
     device : str, default="cpu"
         Torch device to train and transform on, e.g. "cpu", "cuda", "cuda:1",
@@ -212,8 +266,12 @@ class AutoencoderTransformer(
         under a lock, and restored afterwards.
 
     verbose : int, default=0
-        0 is silent; 1 prints one line per epoch (training loss, validation
-        loss, duration) through skorch's ``PrintLog``.
+        0 is silent. 1 draws a progress bar over the epochs with the losses
+        and the time left when the output is a terminal, and prints one plain
+        line per epoch otherwise (no escape codes in a file or a pipe). 2
+        prints one line per epoch everywhere. Losses are shown in X's units,
+        as ``loss_curve_`` holds them, and a last line says how many epochs
+        ran, why training stopped and which epoch's weights were kept.
 
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``skorch.callbacks.
@@ -226,7 +284,7 @@ class AutoencoderTransformer(
     Attributes
     ----------
     n_components_ : int
-        Dimension of the code.
+        Dimension of the code: ``n_components`` resolved on the training data.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -245,13 +303,17 @@ class AutoencoderTransformer(
         Number of epochs run: by ``fit``, plus one per later ``partial_fit``.
 
     loss_curve_ : list of float
-        Training loss after each epoch (each ``partial_fit`` call adds one), in
-        the units the module is trained in (the scaled data for
-        ``loss="mse"``).
+        Training loss of each epoch (each ``partial_fit`` call adds one), in
+        X's units: with ``loss="mse"`` the mean squared reconstruction error
+        that ``-score`` reports (measured on the training batches as they
+        were trained, so with any denoising corruption), plus the sparsity
+        or KL penalty when there is one; with ``loss="bce"`` the binary
+        cross-entropy.
 
     validation_loss_curve_ : list of float or None
         Validation loss after each epoch when ``early_stopping=True`` (of
-        ``fit``'s epochs: ``partial_fit`` does not validate).
+        ``fit``'s epochs: ``partial_fit`` does not validate), in the same
+        units.
 
     module_ : torch.nn.Module
         The trained autoencoder; it has ``encode`` and ``decode`` methods
@@ -544,6 +606,9 @@ class AutoencoderTransformer(
         params = self.get_params(deep=False)
         if first_pass:
             scaler = InputScaler.fit(X, self.loss)
+            params["n_components"] = resolve_n_components(
+                self.n_components, X, scaler.mean
+            )
             n_valid = 0 if incremental else n_validation_rows(params, X.shape[0])
             seed = self._agree_on_seed(X, seed_from(self.random_state), scaler, n_valid)
             train_idx, valid_idx = (None, None)
@@ -563,26 +628,25 @@ class AutoencoderTransformer(
             train_idx = valid = None
             self._drop_stopping(net)
         records_before = len(net.history)
+        net.max_epochs = 1 if incremental else self.max_iter
         # Each call shuffles, and draws its noise and samples, from generators
         # seeded by the seed and the epochs before it: reproducible, also
         # after save and load, which keep n_iter_.
-        net.partial_fit(
-            RowDataset(X, train_idx),
-            epochs=1 if incremental else self.max_iter,
-            epochs_trained=epochs_before,
-        )
+        net.partial_fit(RowDataset(X, train_idx), epochs_trained=epochs_before)
         # The validation split is a view of X: drop it, so the fitted model
         # neither keeps X alive nor pickles it.
         net.train_split = None
 
-        history = net.history
-        losses = [float(v) for v in history[:, "train_loss"][records_before:]]
+        history, units = net.history, loss_units(params, net.scaler)
+        losses = [float(units * v) for v in history[:, "train_loss"][records_before:]]
         if first_pass:
-            self._set_fitted(net, X.dtype, seed)
+            self._set_fitted(net, X.dtype, seed, params["n_components"])
             self.n_iter_ = 0
             self.loss_curve_ = []
             self.validation_loss_curve_ = (
-                None if valid is None else [float(v) for v in history[:, "valid_loss"]]
+                None
+                if valid is None
+                else [float(units * v) for v in history[:, "valid_loss"]]
             )
         self.n_iter_ += len(losses)
         self.loss_curve_ = [*self.loss_curve_, *losses]
@@ -608,10 +672,10 @@ class AutoencoderTransformer(
             ]
             net.initialize_callbacks()
 
-    def _set_fitted(self, net, dtype, seed):
+    def _set_fitted(self, net, dtype, seed, n_components):
         self._fit_dtype = np.dtype(dtype)
         self._seed = seed
-        self.n_components_ = self.n_components
+        self.n_components_ = n_components
         self.mean_ = net.scaler.mean
         self.scale_ = net.scaler.scale
         self.net_ = net
@@ -744,7 +808,9 @@ class AutoencoderTransformer(
 
         params, state, net = load(path, cls.__name__, device=device)
         estimator = cls(**params)
-        estimator._set_fitted(net, state.pop("dtype"), state.pop("seed"))
+        estimator._set_fitted(
+            net, state.pop("dtype"), state.pop("seed"), state.pop("n_components_")
+        )
         names = state.pop("feature_names_in_")
         if names is not None:
             estimator.feature_names_in_ = np.asarray(names, dtype=object)
@@ -889,7 +955,8 @@ class AutoencoderTransformer(
             The reconstructions, of X's floating dtype.
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32])
+        # An empty code (n_components_=0) is a valid input: it decodes to the mean.
+        Z = check_array(X, dtype=[np.float64, np.float32], ensure_min_features=0)
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {self.__class__.__name__} is "
@@ -993,6 +1060,20 @@ class AutoencoderTransformer(
         rng = np.random.default_rng(seed_from(random_state))
         Z = rng.standard_normal((n_samples, self.n_components_))
         return self.inverse_transform(Z.astype(self._fit_dtype))
+
+    def __repr__(self, N_CHAR_MAX=700):
+        if not self.callbacks:
+            return super().__repr__(N_CHAR_MAX)
+        # A twin with readable callbacks: reprs depend on parameters only.
+        twin = type(self)(**_readable(self.get_params(deep=False)))
+        return BaseEstimator.__repr__(twin, N_CHAR_MAX)
+
+    def _get_params_html(self, deep=True, doc_link=""):
+        # The HTML repr's parameter table (scikit-learn >= 1.7), likewise.
+        params = super()._get_params_html(deep=deep, doc_link=doc_link)
+        if self.callbacks and "callbacks" in params:
+            params["callbacks"] = _readable(params)["callbacks"]
+        return params
 
     @property
     def _n_features_out(self):

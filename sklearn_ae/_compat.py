@@ -6,10 +6,12 @@ helpers, and the parameter-constraint helpers are imported here so that a move
 changes this file only.
 """
 
+from sklearn.decomposition._pca import _infer_dimension as infer_dimension
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     InvalidParameterError,
+    RealNotInt,
     StrOptions,
     validate_parameter_constraints,
 )
@@ -20,8 +22,10 @@ __all__ = [
     "HasMethods",
     "Interval",
     "InvalidParameterError",
+    "RealNotInt",
     "StrOptions",
     "_fit_context",
+    "infer_dimension",
     "validate_data",
     "validate_parameter_constraints",
 ]

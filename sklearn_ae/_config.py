@@ -15,20 +15,21 @@ message naming the parameter.
 import functools
 import inspect
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback
 from skorch.helper import predefined_split
 from torch import nn
 
-from ._compat import HasMethods, Interval, StrOptions
-from ._distributed import current_group
+from ._compat import HasMethods, Interval, RealNotInt, StrOptions
 from ._losses import LOSSES
 from ._modules import ACTIVATIONS, ConvAutoencoder, LSTMAutoencoder, MLPAutoencoder
-from ._net import AutoencoderNet, Corruption
+from ._net import AutoencoderNet, Corruption, EarlyStopping
+from ._progress import Progress
 
 __all__ = [
     "ARCHITECTURES",
@@ -127,7 +128,12 @@ def _is_callback_list(value):
 
 
 PARAMETER_CONSTRAINTS = {
-    "n_components": [_Int(Integral, 1, None, closed="left")],
+    "n_components": [
+        _Int(Integral, 0, None, closed="left"),
+        Interval(RealNotInt, 0, 1, closed="neither"),
+        StrOptions({"mle"}),
+        None,
+    ],
     "architecture": [StrOptions(set(ARCHITECTURES)), type],
     "hidden_layer_sizes": [tuple, list],
     "activation": [StrOptions(set(ACTIVATIONS))],
@@ -164,10 +170,6 @@ PARAMETER_CONSTRAINTS = {
         None,
     ],
 }
-
-
-def _noop(*args, **kwargs):
-    """A picklable sink for skorch messages when ``verbose=0``."""
 
 
 def seed_from(random_state):
@@ -407,7 +409,9 @@ def meta_module(params, n_features):
     module_cls, module_kwargs = module_spec(params, n_features)
     if module_cls not in ARCHITECTURES.values():
         raise ValueError(f"{module_cls.__name__} is not a built-in architecture.")
-    with torch.device("meta"):
+    with torch.device("meta"), warnings.catch_warnings():
+        # (torch's own initialisation of an empty code layer, n_components=0.)
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")
         return module_cls(**module_kwargs)
 
 
@@ -453,20 +457,31 @@ def validation_split(params, n_samples, seed):
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
-def _callbacks(params, stopping):
-    callbacks = list(params["callbacks"] or [])
-    if not stopping:
-        return callbacks
-    early = params["early_stopping"]
-    stopper = EarlyStopping(
-        monitor="valid_loss" if early else "train_loss",
-        patience=params["n_iter_no_change"],
-        threshold=params["tol"],
-        threshold_mode="abs",
-        load_best=early,
-        sink=print if params["verbose"] else _noop,
+def _callbacks(params, stopping, units):
+    """The progress report, the stopping rule (for ``fit``), then the user's.
+
+    The report comes first so that it shows the epoch at which the stopping
+    rule ends training; it prints the losses times ``units`` (X's units).
+    """
+    progress = Progress(
+        params["verbose"], units, stopper="early_stopping" if stopping else None
     )
-    return [("early_stopping", stopper), *callbacks]
+    callbacks = [("progress", progress)]
+    if stopping:
+        early = params["early_stopping"]
+        stopper = EarlyStopping(
+            monitor="valid_loss" if early else "train_loss",
+            patience=params["n_iter_no_change"],
+            tol=params["tol"],
+            restore_best=early,
+        )
+        callbacks.append(("early_stopping", stopper))
+    return [*callbacks, *(params["callbacks"] or [])]
+
+
+def loss_units(params, scaler):
+    """Factor from the module's loss to X's units: ``scale**2`` for MSE."""
+    return scaler.scale**2 if params["loss"] == "mse" else 1.0
 
 
 def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
@@ -502,7 +517,6 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
     module_cls, module_kwargs = module_spec(params, n_features)
     device = resolve_device(params["device"])
     optimizer, optimizer_kwargs = optimizer_spec(params, device)
-    group = current_group()
     net = AutoencoderNet(
         module=module_cls,
         **{f"module__{k}": v for k, v in module_kwargs.items()},
@@ -513,10 +527,9 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
         max_epochs=params["max_iter"],
         batch_size=params["batch_size"],
         train_split=None if valid is None else predefined_split(valid),
-        callbacks=_callbacks(params, stopping),
+        callbacks=_callbacks(params, stopping, loss_units(params, scaler)),
         device=device,
-        # In data-parallel training, process 0 alone prints.
-        verbose=params["verbose"] if group is None or group.rank == 0 else 0,
+        verbose=0,  # the Progress callback reports instead of skorch's PrintLog
         scaler=scaler,
         seed=seed,
         sparsity=params["sparsity"],
@@ -524,4 +537,9 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
         beta=params["beta"],
         corrupt=corruption(params, scaler),
     )
-    return net.initialize()
+    with warnings.catch_warnings():
+        # torch's own initialisation of a layer to or from an empty code
+        # (n_components=0) says it does nothing, which is the point.
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")
+        net.initialize()
+    return net

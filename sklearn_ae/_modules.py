@@ -59,12 +59,16 @@ def _init_layer(layer, activation, generator=None):
     costs a 32-unit autoencoder roughly a third of its reconstruction quality
     after a short fit. He initialisation for rectifiers and Glorot otherwise is
     what Keras does by default and what the benchmarks here were tuned with.
-    Biases start at zero. The layer remembers ``activation``, so that
+    Biases start at zero. A layer to or from an empty code (``n_components=0``)
+    has no weights to initialise. The layer remembers ``activation``, so that
     :meth:`_Autoencoder.reset_parameters` can draw it again; ``generator``
     (None: the global torch RNG) is the source of the draws.
     """
     layer.init_activation = activation
     weight = layer.weight
+    if not weight.numel():
+        nn.init.zeros_(layer.bias)
+        return layer
     if activation in _RECTIFIERS:
         nn.init.kaiming_uniform_(
             weight, a=0.0, nonlinearity="relu", generator=generator
@@ -333,10 +337,13 @@ class _LSTMDecoder(nn.Module):
     def __init__(self, input_shape, hidden_size, n_components):
         super().__init__()
         self.timesteps, n_channels = (int(s) for s in input_shape)
-        self.lstm = nn.LSTM(n_components, hidden_size, batch_first=True)
+        # An empty code (n_components=0) is fed as one constant zero input.
+        self.lstm = nn.LSTM(max(n_components, 1), hidden_size, batch_first=True)
         self.output = _init_layer(nn.Linear(hidden_size, n_channels), "identity")
 
     def forward(self, z):
+        if not z.shape[1]:
+            z = z.new_zeros(z.shape[0], 1)
         repeated = z.unsqueeze(1).expand(-1, self.timesteps, -1).contiguous()
         outputs, _ = self.lstm(repeated)
         return self.output(outputs).flatten(1)

@@ -58,7 +58,13 @@ from ._distributed import SyncEpochLosses, current_group
 from ._losses import gaussian_kl
 from ._modules import build_module
 
-__all__ = ["AutoencoderNet", "Corruption", "TrainingDiverged"]
+__all__ = [
+    "AutoencoderNet",
+    "Corruption",
+    "EarlyStopping",
+    "StopTraining",
+    "TrainingDiverged",
+]
 
 
 def derived_seed(*entropy):
@@ -123,6 +129,75 @@ class TrainingDiverged(ValueError):
         self.epoch = epoch
         self.what = what
         super().__init__(f"{what} at epoch {epoch}")
+
+
+class StopTraining(KeyboardInterrupt):
+    """Raised by :class:`EarlyStopping` to end a fit; skorch ends it normally.
+
+    skorch's only way for a callback to stop training is a ``KeyboardInterrupt``,
+    which its ``partial_fit`` catches; this subclass tells such a request apart
+    from a user's Ctrl-C.
+    """
+
+
+class EarlyStopping(Callback):
+    """Stops when ``monitor`` has not improved by ``tol`` for ``patience`` epochs.
+
+    scikit-learn's rule (``MLPRegressor``'s ``tol`` and ``n_iter_no_change``):
+    an epoch counts as an improvement when the monitored loss falls below the
+    best so far minus ``tol``; the best so far is the lowest loss, however
+    small the step to it. With ``restore_best`` the weights of that best
+    epoch are put back when training ends (skorch's own ``EarlyStopping``
+    would restore the last epoch that improved by ``tol`` instead, which can
+    be worse).
+
+    Parameters
+    ----------
+    monitor : {"train_loss", "valid_loss"}
+        The history key watched.
+
+    patience : int
+        Epochs without improvement before stopping.
+
+    tol : float
+        The smallest decrease that counts as improvement.
+
+    restore_best : bool
+        Whether to load the best epoch's weights at the end.
+    """
+
+    def __init__(self, monitor, patience, tol, restore_best):
+        self.monitor = monitor
+        self.patience = patience
+        self.tol = tol
+        self.restore_best = restore_best
+
+    def on_train_begin(self, net, **kwargs):
+        self.best_ = np.inf
+        self.best_epoch_ = 0
+        self.misses_ = 0
+        self.best_weights_ = None
+        self.stopped_ = False
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, self.monitor]
+        self.misses_ = self.misses_ + 1 if loss > self.best_ - self.tol else 0
+        if loss < self.best_:
+            self.best_ = loss
+            self.best_epoch_ = net.history[-1, "epoch"]
+            if self.restore_best:
+                self.best_weights_ = {
+                    k: v.detach().clone() for k, v in net.module_.state_dict().items()
+                }
+        if self.misses_ >= self.patience:
+            self.stopped_ = True
+            raise StopTraining
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_weights_ is not None:
+            if self.best_epoch_ != net.history[-1, "epoch"]:
+                net.module_.load_state_dict(self.best_weights_)
+            self.best_weights_ = None  # a fitted net keeps no second copy
 
 
 class _DivergenceCheck(Callback):
@@ -308,7 +383,7 @@ class AutoencoderNet(NeuralNet):
         optimizer_state = copy.deepcopy(optimizer.state_dict())
         n_records = len(self.history)
         callbacks, callbacks_ = list(self.callbacks), list(self.callbacks_)
-        train_split = self.train_split
+        train_split, max_epochs = self.train_split, self.max_epochs
 
         def restore():
             with torch.no_grad():
@@ -318,7 +393,7 @@ class AutoencoderNet(NeuralNet):
             optimizer.load_state_dict(optimizer_state)
             del self.history[n_records:]
             self.callbacks, self.callbacks_ = callbacks, callbacks_
-            self.train_split = train_split
+            self.train_split, self.max_epochs = train_split, max_epochs
 
         return restore
 

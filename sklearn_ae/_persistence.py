@@ -576,11 +576,19 @@ def _check_fitted(fitted, params):
         raise ValueError(
             f"feature_names_in_ must be None or {n_features} strings (one per feature)"
         )
-    n_components = _int("n_components_", fitted["n_components_"], low=1)
-    if n_components != params["n_components"]:
+    # n_components is resolved on the training data (as PCA's is): an int is
+    # the width itself; a fraction, "mle" or None give at most n_features.
+    n_components = _int("n_components_", fitted["n_components_"])
+    requested = params["n_components"]
+    if _is_int(requested) and n_components != requested:
         raise ValueError(
             f"n_components_={n_components} differs from the parameter "
-            f"n_components={params['n_components']}"
+            f"n_components={requested}"
+        )
+    if not _is_int(requested) and n_components > n_features:
+        raise ValueError(
+            f"n_components_={n_components} is more than the {n_features} "
+            f"features, which n_components={requested!r} cannot give"
         )
     n_iter = _int("n_iter_", fitted["n_iter_"])
     curve = fitted["validation_loss_curve_"]
@@ -834,6 +842,7 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
     if unknown:
         raise ValueError(f"{_WEIGHTS} holds unexpected tensors {unknown}")
 
+    params = {**params, "n_components": state["n_components_"]}
     module = _expected_module(params, n_features, len(module_state), n_bytes)
     saved_class = metadata["module_class"]
     if saved_class != _qualified(type(module)):
@@ -931,8 +940,9 @@ def load(path, estimator_name, *, device=None):
             )
             params["device"] = "cpu"
     scaler = InputScaler(mean, scale)
+    built = {**params, "n_components": state["n_components_"]}  # as resolved
     try:
-        net = build_net(params, state["n_features_in_"], scaler, state["seed"])
+        net = build_net(built, state["n_features_in_"], scaler, state["seed"])
     except ValueError as exc:  # e.g. mask noise of 1 or more
         raise _refuse(path, str(exc)) from None
     with torch.no_grad():

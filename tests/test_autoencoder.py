@@ -285,7 +285,7 @@ def test_not_fitted_errors(X_small):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"n_components": 0}, "'n_components' parameter of AutoencoderTransformer"),
+        ({"n_components": -1}, "'n_components' parameter of AutoencoderTransformer"),
         ({"loss": "mae"}, "'loss' parameter of AutoencoderTransformer must be a str"),
         ({"activation": "swish"}, "'activation' parameter"),
         ({"optimizer": "lbfgs"}, "'optimizer' parameter"),
@@ -379,15 +379,6 @@ def test_training_loss_plateau_stops_without_early_stopping(X_small):
         max_iter=50, n_iter_no_change=3, tol=10.0, hidden_layer_sizes=(8,)
     ).fit(X_small)
     assert ae.n_iter_ == 4
-
-
-def test_verbose_prints_progress(X_small, capsys, fast):
-    AutoencoderTransformer(**fast).fit(X_small)
-    assert capsys.readouterr().out == ""
-    AutoencoderTransformer(verbose=1, **fast).fit(X_small)
-    out = capsys.readouterr().out
-    assert "train_loss" in out and "dur" in out
-    assert len(re.findall(r"^\s+\d+\s", out, flags=re.M)) == fast["max_iter"]
 
 
 def test_user_callbacks_are_called(X_small, fast):
@@ -489,3 +480,28 @@ def test_replaces_pca_in_the_same_code(digits, fast):
         assert Z.shape == (400, 5)
         assert reducer.inverse_transform(Z).shape == X.shape
         assert reducer.get_feature_names_out().shape == (5,)
+
+
+def test_repr_shows_callbacks_readably():
+    from skorch.callbacks import EarlyStopping, LRScheduler
+
+    ae = AutoencoderTransformer(
+        8,
+        callbacks=[
+            EarlyStopping(patience=3),
+            ("lr", LRScheduler(policy="StepLR", step_size=5)),
+        ],
+    )
+    shown = (
+        "callbacks=[EarlyStopping(patience=3), "
+        "('lr', LRScheduler(policy='StepLR', step_size=5))]"
+    )
+    assert shown in re.sub(r"\s+", " ", repr(ae)).replace("[ ", "[")
+    # The HTML repr's parameter table (scikit-learn >= 1.7) too.
+    table = re.search(
+        r'class="param">callbacks</td>\s*<td class="value">(.*?)</td>', ae._repr_html_()
+    )
+    if table is not None:
+        assert table[1].startswith("[EarlyStopping(patience=3), (&#x27;lr&#x27;")
+    # Display only: the parameter itself is the user's list of callbacks.
+    assert isinstance(ae.get_params()["callbacks"][0], EarlyStopping)

@@ -3,6 +3,7 @@
 import json
 import pickle
 import re
+import warnings
 import zipfile
 
 import numpy as np
@@ -299,3 +300,16 @@ def test_a_model_saved_with_device_auto_loads_without_a_warning(
     loaded = AutoencoderTransformer.load(ae.save(tmp_path / "auto.zip"))
     assert loaded.device == "auto"
     assert not [w for w in recwarn if "device" in str(w.message)]
+
+
+@pytest.mark.parametrize("n_components", [0.9, "mle", None, 0])
+def test_resolved_n_components_round_trip_silently(n_components, X_small, tmp_path):
+    X = X_small[:100, :8]
+    ae = AutoencoderTransformer(n_components, max_iter=2, random_state=0).fit(X)
+    path = ae.save(tmp_path / "pca_like.zip")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = AutoencoderTransformer.load(path)
+    assert loaded.n_components == n_components
+    assert loaded.n_components_ == ae.n_components_
+    assert_array_equal(loaded.transform(X), ae.transform(X))
