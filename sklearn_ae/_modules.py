@@ -32,7 +32,7 @@ from torch import nn
 __all__ = ["ConvAutoencoder", "LSTMAutoencoder", "MLPAutoencoder", "build_module"]
 
 # Held while a user's module is built with the seeded global torch RNG.
-_GLOBAL_RNG_LOCK = threading.Lock()
+_GLOBAL_RNG_LOCK = threading.RLock()  # re-entrant: a module may build one
 
 ACTIVATIONS = {
     "identity": nn.Identity,
