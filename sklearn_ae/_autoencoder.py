@@ -32,7 +32,6 @@ from ._config import (
     n_validation_rows,
     resolve_device,
     seed_from,
-    seeded,
     validation_split,
 )
 from ._data import RowDataset, as_tensor, check_X, map_rows
@@ -256,9 +255,15 @@ class AutoencoderTransformer(
         or "auto" (CUDA when available). Data move to it one batch at a time.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and the validation split.
-        An int gives identical results on every fit (on CPU). The global
-        torch and numpy random states are left untouched.
+        Seeds weight initialisation, shuffling, the validation split, the
+        denoising noise and a VAE's samples. An int gives identical results
+        on every fit (on CPU), also for fits run at the same time in threads
+        (e.g. ``GridSearchCV`` with the threading backend). Every draw comes
+        from generators that belong to the fit: the global torch and numpy
+        random states are neither read nor changed. Exception: randomness
+        inside a custom module (e.g. its dropout) uses the global torch RNG,
+        and a custom module's constructor is run with the global RNG seeded,
+        under a lock, and restored afterwards.
 
     verbose : int, default=0
         0 is silent. 1 draws a progress bar over the epochs with the losses
@@ -270,7 +275,11 @@ class AutoencoderTransformer(
 
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``skorch.callbacks.
-        LRScheduler``, ``ProgressBar``, ``Checkpoint``).
+        LRScheduler``, ``ProgressBar``, ``Checkpoint``): instances, classes,
+        or ``(name, callback)`` tuples. A callback may end training early by
+        raising ``KeyboardInterrupt`` in ``on_epoch_end`` (skorch's
+        convention); raised anywhere else it interrupts the fit, which is
+        rolled back. Callbacks are not saved by :meth:`save`.
 
     Attributes
     ----------
@@ -340,7 +349,13 @@ class AutoencoderTransformer(
     **module_params)``, where ``input_shape`` is the estimator's parameter as
     a tuple, or ``(n_features,)`` when it is None; a module that needs
     ``input_shape`` reshapes the flat rows itself. Weights are initialised by
-    the constructor, under the seed drawn from ``random_state``. A custom
+    the constructor, with the global torch RNG seeded from ``random_state``
+    (under a lock, so that fits in threads do not interleave their draws;
+    the caller's RNG state is restored); dropout or other draws in its
+    methods use the global RNG, so such a module is reproducible in serial
+    fits only. Before training, ``fit`` runs ``encode`` and ``decode`` (and
+    ``encode_distribution``) on two rows in eval mode and raises a
+    ``ValueError`` unless they give the shapes above. A custom
     module does not receive ``hidden_layer_sizes``, ``activation`` or
     ``code_activation`` (they are ignored): its settings go in
     ``module_params``.
@@ -458,6 +473,15 @@ class AutoencoderTransformer(
     def fit(self, X, y=None):
         """Train the autoencoder on X, from scratch.
 
+        A fit is all or nothing: if it raises, whatever the reason (bad
+        input, a failing callback, ``KeyboardInterrupt``, or a loss that
+        stops being finite, which raises ``ValueError: Training diverged``),
+        the estimator is left exactly as it was: a fitted model keeps its
+        previous fit, an unfitted one stays unfitted. A ``KeyboardInterrupt``
+        (Ctrl-C) propagates, so a grid search stops; only a
+        ``KeyboardInterrupt`` raised by a callback's ``on_epoch_end`` (skorch's
+        way to stop, as ``EarlyStopping`` does) ends training normally.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -494,6 +518,12 @@ class AutoencoderTransformer(
         :class:`~sklearn.neural_network.MLPRegressor` instead refuses
         ``partial_fit`` when ``early_stopping=True``; here the setting keeps
         its meaning for ``fit`` and a stream can still be trained.
+
+        As ``fit``, a call is all or nothing: if it raises (a diverging
+        epoch, an exception in a callback or while reading X, Ctrl-C), the
+        weights, the optimizer's state (Adam's moments and step counts), the
+        history, ``n_iter_`` and ``loss_curve_`` are put back as they were
+        before the call, and the exception propagates.
 
         Parameters
         ----------
@@ -545,22 +575,28 @@ class AutoencoderTransformer(
         ``max_iter`` epochs) and ``partial_fit`` (one epoch, building the model
         on its first call).
 
-        Bad input or an interrupted fit leaves the previous fit intact; a fit
-        that diverges raises and leaves the estimator unfitted.
+        A transaction: any exception (bad input, a failing callback, a fit
+        that diverges, KeyboardInterrupt) leaves the estimator exactly as it
+        was, a fitted model with its weights, optimizer state, history and
+        curves, an unfitted one unfitted; the exception propagates.
         """
         saved = dict(self.__dict__)
+        net = saved.get("net_")
+        restore_net = net.snapshot() if incremental and net is not None else None
         try:
             self._train(X, incremental)
-        except TrainingDiverged as exc:
-            self._forget_fit()
-            raise ValueError(
-                f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
-                f"smaller learning_rate (it is {self.learning_rate}), scale the "
-                "input (e.g. with StandardScaler), or another optimizer."
-            ) from None
-        except BaseException:
+        except BaseException as exc:
+            if restore_net is not None:
+                restore_net()
             self.__dict__.clear()
             self.__dict__.update(saved)
+            if isinstance(exc, TrainingDiverged):
+                raise ValueError(
+                    f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
+                    f"smaller learning_rate (it is {self.learning_rate}), scale "
+                    "the input (e.g. with StandardScaler), or another optimizer. "
+                    "The estimator is left as it was before this call."
+                ) from None
             raise
         return self
 
@@ -582,6 +618,9 @@ class AutoencoderTransformer(
             net = build_net(
                 params, X.shape[1], scaler, seed, valid=valid, stopping=not incremental
             )
+            if not isinstance(self.architecture, str):
+                probe = RowDataset(X, train_idx)
+                net.check_module(probe.rows(np.arange(min(2, len(probe)))))
             epochs_before = 0
         else:
             net, seed, epochs_before = self.net_, self._seed, self.n_iter_
@@ -590,10 +629,10 @@ class AutoencoderTransformer(
             self._drop_stopping(net)
         records_before = len(net.history)
         net.max_epochs = 1 if incremental else self.max_iter
-        # Each call draws its noise and samples afresh, reproducibly (also
-        # after save and load, which keep n_iter_).
-        with seeded(seed + epochs_before + 1, net.device):
-            net.partial_fit(RowDataset(X, train_idx))
+        # Each call shuffles, and draws its noise and samples, from generators
+        # seeded by the seed and the epochs before it: reproducible, also
+        # after save and load, which keep n_iter_.
+        net.partial_fit(RowDataset(X, train_idx), epochs_trained=epochs_before)
         # The validation split is a view of X: drop it, so the fitted model
         # neither keeps X alive nor pickles it.
         net.train_split = None
@@ -643,11 +682,6 @@ class AutoencoderTransformer(
         self.module_ = net.module_
         self.module_.eval()
 
-    def _forget_fit(self):
-        fitted = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
-        for name in fitted:
-            delattr(self, name)
-
     # ---------------------------------------------------------- persistence
 
     def save(self, path):
@@ -657,6 +691,12 @@ class AutoencoderTransformer(
         optimizer state) in safetensors format and everything else
         (parameters, fitted attributes, library versions) in JSON. Load it
         with :meth:`load`.
+
+        The file is written next to ``path`` and renamed over it once
+        complete, so a failed save never leaves a truncated file. A file that
+        is replaced keeps its permission bits (a new one gets the usual
+        ``0o666`` less the umask), and a symbolic link is followed: its
+        target is replaced, the link stays.
 
         Parameters
         ----------
@@ -671,10 +711,12 @@ class AutoencoderTransformer(
         Raises
         ------
         TypeError
-            If a parameter cannot be stored as plain data: a class that is not
-            in ``torch.optim`` or ``sklearn_ae``. ``callbacks`` and a
-            ``RandomState`` instance are not saved (the loaded model has
-            ``None``), with a warning.
+            If a parameter cannot be stored as plain data, such as a class of
+            your own as ``architecture`` or ``optimizer``: only the built-in
+            modules and the optimizers named in ``optimizer``'s description
+            are saved, as :meth:`load` takes classes from that allow-list
+            only. ``callbacks`` and a ``RandomState`` instance are not saved
+            (the loaded model has ``None``), with a warning.
 
         See Also
         --------
@@ -725,10 +767,17 @@ class AutoencoderTransformer(
     def load(cls, path, *, device=None):
         """Load a model written by :meth:`save`, without unpickling anything.
 
-        Only a zip archive with exactly the two members that ``save`` writes
-        is accepted; anything else (a pickle, a ``torch.save`` file, an
-        archive with extra or missing members, malformed JSON or weights of
-        the wrong shapes) is refused with a ``ValueError``. A version of
+        A file is treated as untrusted input. Only a zip archive with
+        exactly the two members that ``save`` writes, stored uncompressed, is
+        read, and everything in it is checked before it is used: the
+        parameters as ``fit`` checks them, the fitted values against their
+        meaning (a finite positive ``scale_``, widths that agree,
+        ``n_iter_ == len(loss_curve_)``), the size of the model the
+        parameters describe against the bytes in the file (before anything
+        is built), and every tensor's name, dtype, shape and finiteness
+        against that model and its optimizer. Classes are taken only from an
+        allow-list of built-in ones, and callbacks never. Anything else is
+        refused with a ``ValueError`` that says what is wrong. A version of
         sklearn_ae, torch, skorch or scikit-learn that differs from the one
         that saved the file gives a ``UserWarning``.
 
@@ -738,16 +787,17 @@ class AutoencoderTransformer(
             A file written by :meth:`save`.
 
         device : str or None, default=None
-            Torch device to load onto. None uses the saved ``device``
-            parameter, or the CPU with a warning when that is a CUDA device
-            and CUDA is not available here.
+            Torch device to load onto (a ``ValueError`` if this machine does
+            not have it). None uses the saved ``device`` parameter, or the
+            CPU with a warning when this machine does not have that device.
 
         Returns
         -------
         estimator : AutoencoderTransformer
             The fitted estimator; ``transform`` gives the same numbers as the
-            saved one, and ``partial_fit`` continues with the saved optimizer
-            and shuffling state. The skorch history is not saved
+            saved one, and ``partial_fit`` continues as the saved one would
+            (the optimizer's state is saved, and each call's random draws
+            are seeded by ``n_iter_``). The skorch history is not saved
             (``loss_curve_`` is).
 
         See Also

@@ -8,7 +8,9 @@ changes this file only.
 
 from sklearn.decomposition._pca import _infer_dimension as infer_dimension
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
+    InvalidParameterError,
     RealNotInt,
     StrOptions,
     validate_parameter_constraints,
@@ -17,7 +19,9 @@ from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
 __all__ = [
+    "HasMethods",
     "Interval",
+    "InvalidParameterError",
     "RealNotInt",
     "StrOptions",
     "_fit_context",

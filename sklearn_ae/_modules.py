@@ -15,13 +15,24 @@ has ``encode_distribution(x) -> (mean, log_var)``, the parameters of the
 Gaussian posterior q(z | x), each of shape ``(batch, n_components)``; its
 ``encode`` returns the mean. The training engine calls these methods
 directly; ``forward`` is not used.
+
+The built-in modules also have ``reset_parameters(generator=None)``, which
+draws every weight afresh as the constructor does, from ``generator``: the
+estimator builds them on the ``meta`` device (no memory, no random draws) and
+initialises them with a generator seeded for the fit, so a fit never touches
+the global torch RNG.
 """
 
 import math
+import threading
 
+import torch
 from torch import nn
 
-__all__ = ["ConvAutoencoder", "LSTMAutoencoder", "MLPAutoencoder"]
+__all__ = ["ConvAutoencoder", "LSTMAutoencoder", "MLPAutoencoder", "build_module"]
+
+# Held while a user's module is built with the seeded global torch RNG.
+_GLOBAL_RNG_LOCK = threading.RLock()  # re-entrant: a module may build one
 
 ACTIVATIONS = {
     "identity": nn.Identity,
@@ -40,7 +51,7 @@ ACTIVATIONS = {
 _RECTIFIERS = {"relu", "leaky_relu", "elu", "gelu", "silu"}
 
 
-def _init_layer(layer, activation):
+def _init_layer(layer, activation, generator=None):
     """Initialise a Linear or Conv layer for the activation that follows it.
 
     PyTorch's default (uniform with bound ``1 / sqrt(fan_in)``) shrinks the
@@ -49,21 +60,35 @@ def _init_layer(layer, activation):
     after a short fit. He initialisation for rectifiers and Glorot otherwise is
     what Keras does by default and what the benchmarks here were tuned with.
     Biases start at zero. A layer to or from an empty code (``n_components=0``)
-    has no weights to initialise.
+    has no weights to initialise. The layer remembers ``activation``, so that
+    :meth:`_Autoencoder.reset_parameters` can draw it again; ``generator``
+    (None: the global torch RNG) is the source of the draws.
     """
-    if not layer.weight.numel():
+    layer.init_activation = activation
+    weight = layer.weight
+    if not weight.numel():
         nn.init.zeros_(layer.bias)
         return layer
     if activation in _RECTIFIERS:
-        nn.init.kaiming_uniform_(layer.weight, a=0.0, nonlinearity="relu")
+        nn.init.kaiming_uniform_(
+            weight, a=0.0, nonlinearity="relu", generator=generator
+        )
     elif activation == "selu":
-        fan_in = nn.init._calculate_fan_in_and_fan_out(layer.weight)[0]
-        nn.init.normal_(layer.weight, std=1.0 / math.sqrt(fan_in))
+        fan_in = nn.init._calculate_fan_in_and_fan_out(weight)[0]
+        nn.init.normal_(weight, std=1.0 / math.sqrt(fan_in), generator=generator)
     else:
         gain = 1.0 if activation in ("identity", "logistic") else 5.0 / 3.0
-        nn.init.xavier_uniform_(layer.weight, gain=gain)
+        nn.init.xavier_uniform_(weight, gain=gain, generator=generator)
     nn.init.zeros_(layer.bias)
     return layer
+
+
+def _init_lstm(lstm, generator=None):
+    """``nn.LSTM.reset_parameters`` (uniform in +-1/sqrt(hidden_size)), from
+    ``generator``."""
+    bound = 1.0 / math.sqrt(lstm.hidden_size)
+    for weight in lstm.parameters():
+        nn.init.uniform_(weight, -bound, bound, generator=generator)
 
 
 def _activated(layer, activation):
@@ -121,6 +146,35 @@ class _Autoencoder(nn.Module):
 
     def decode(self, z):
         return self.decoder(z)
+
+    def reset_parameters(self, generator=None):
+        """Draw every weight afresh, as the constructor does.
+
+        Parameters
+        ----------
+        generator : torch.Generator or None, default=None
+            Source of the random draws; None uses the global torch RNG.
+
+        Returns
+        -------
+        self : module
+        """
+        done = set()
+        with torch.no_grad():
+            for layer in self.modules():
+                if hasattr(layer, "init_activation"):
+                    _init_layer(layer, layer.init_activation, generator)
+                elif isinstance(layer, nn.LSTM):
+                    _init_lstm(layer, generator)
+                else:
+                    continue
+                done.update(id(p) for p in layer.parameters())
+        missed = [n for n, p in self.named_parameters() if id(p) not in done]
+        if missed:  # a layer added without _init_layer: never left uninitialised
+            raise RuntimeError(
+                f"{type(self).__name__}.reset_parameters does not initialise {missed}."
+            )
+        return self
 
 
 class MLPAutoencoder(_Autoencoder):
@@ -347,3 +401,26 @@ class LSTMAutoencoder(_Autoencoder):
         code = _code_width(n_components, variational)
         self.encoder = _LSTMEncoder(input_shape, hidden_size, code, code_activation)
         self.decoder = _LSTMDecoder(input_shape, hidden_size, n_components)
+
+
+def build_module(module_cls, kwargs, seed):
+    """``module_cls(**kwargs)`` with its weights drawn under ``seed``.
+
+    A built-in module is built on the meta device (no memory, no random
+    draws), given memory on the CPU and initialised by ``reset_parameters``
+    from a generator of its own: the global torch RNG is never read, so fits
+    in threads are independent. A user's module initialises itself from the
+    global RNG in its constructor; it is built while holding a process-wide
+    lock, with the global RNG seeded inside a ``fork_rng`` that restores the
+    caller's state, so that concurrent fits by this library do not interleave
+    their draws (other code that draws from the global RNG in another thread
+    at that moment still can).
+    """
+    if module_cls in (MLPAutoencoder, ConvAutoencoder, LSTMAutoencoder):
+        with torch.device("meta"):
+            module = module_cls(**kwargs)
+        module = module.to_empty(device="cpu")
+        return module.reset_parameters(torch.Generator().manual_seed(seed))
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        return module_cls(**kwargs)

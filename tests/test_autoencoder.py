@@ -316,13 +316,28 @@ def test_too_little_data_for_a_validation_split():
 # --------------------------------------------------------------- divergence
 
 
-def test_divergence_is_an_error_and_leaves_the_model_unfitted(X_small, fast):
-    ae = AutoencoderTransformer(**fast).fit(X_small)
-    ae.set_params(optimizer="sgd", learning_rate=1e12)
+def test_divergence_is_an_error_and_leaves_the_estimator_as_it_was(X_small, fast):
+    diverging = {"optimizer": "sgd", "learning_rate": 1e12}
+    unfitted = AutoencoderTransformer(**fast, **diverging)
     with pytest.raises(ValueError, match=r"Training diverged: .* \(epoch 1\)\. Try"):
-        ae.fit(X_small * 100)
+        unfitted.fit(X_small * 100)
     with pytest.raises(NotFittedError):
-        ae.transform(X_small)
+        unfitted.transform(X_small)
+
+    # A fitted model keeps its previous, good fit, whether fit or partial_fit
+    # diverges.
+    ae = AutoencoderTransformer(**fast).fit(X_small)
+    net, before, curve = ae.net_, ae.transform(X_small), list(ae.loss_curve_)
+    ae.set_params(**diverging)
+    with pytest.raises(ValueError, match="left as it was before this call"):
+        ae.fit(X_small * 100)
+    assert ae.net_ is net and ae.loss_curve_ == curve
+    assert_array_equal(ae.transform(X_small), before)
+    net.optimizer_.param_groups[0]["lr"] = 1e12  # partial_fit keeps the optimizer
+    with pytest.raises(ValueError, match="Training diverged"):
+        ae.partial_fit(X_small * 100)
+    assert ae.n_iter_ == len(curve) and ae.loss_curve_ == curve
+    assert_array_equal(ae.transform(X_small), before)
 
 
 def test_huge_values_are_scaled_not_overflowed(fast):
@@ -423,7 +438,9 @@ def test_grid_search_in_a_classification_pipeline(digits):
 
 def test_grid_search_without_y_uses_reconstruction_score(X_small, fast):
     search = GridSearchCV(
-        AutoencoderTransformer(**fast), {"n_components": [1, 12]}, cv=2
+        AutoencoderTransformer(**fast, learning_rate=1e-2),
+        {"n_components": [1, 12]},
+        cv=2,
     )
     search.fit(X_small)
     assert search.best_params_ == {"n_components": 12}

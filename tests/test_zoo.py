@@ -338,8 +338,13 @@ class TrainingTargets(Callback):
 
 
 def _recorded(ae):
-    """What the recording module encoded: (training inputs, other inputs)."""
-    seen = ae.module_.seen
+    """What the recording module encoded: (training inputs, other inputs).
+
+    Leaves out the first call: ``fit``'s check of a custom module's shapes on
+    two rows, in eval mode, before training.
+    """
+    (probing, probe), *seen = ae.module_.seen
+    assert not probing and len(probe) == 2
     return [x for t, x in seen if t], [x for t, x in seen if not t]
 
 
