@@ -257,6 +257,23 @@ def compare(
     fitted : dict
         Row name -> ``{"estimator", "reconstructions", "embedding",
         "title"}`` for the figures (``estimator`` is None for the t-SNE-only row).
+
+    Examples
+    --------
+    PCA against a 3-epoch autoencoder on scikit-learn's 8x8 digits:
+
+    >>> from sklearn_ae.datasets import load_mnist
+    >>> from sklearn_ae.demo import METHODS, compare
+    >>> X, y, image_shape, _ = load_mnist("sklearn", n_samples=200)
+    >>> methods = {name: METHODS[name] for name in ("PCA", "AE")}
+    >>> rows, fitted = compare(
+    ...     X[:150], y[:150], X[150:], y[150:], n_components=8, epochs=3,
+    ...     methods=methods, two_d_methods=(), verbose=0,
+    ... )
+    >>> [row["method"] for row in rows]
+    ['PCA(8)', 'AE(8)', 't-SNE']
+    >>> rows[1]["epochs"], sorted(fitted["AE(8)"])
+    (3, ['embedding', 'estimator', 'reconstructions', 'title'])
     """
     methods = METHODS if methods is None else methods
     method_epochs = {} if method_epochs is None else method_epochs
