@@ -5,11 +5,12 @@ One command, from the repository root::
     python benchmarks/run.py            # the full run (about 10 minutes, 2 cores)
     python benchmarks/run.py --quick    # a smoke test (under a minute)
 
-It writes ``benchmarks/results.md`` (the tables the README quotes) and
-``benchmarks/growth.png``. Each training measurement runs in a fresh Python
-process (so peak memory is the peer's own and one peer's imports or threads
-cannot slow another), and the repeats are interleaved: repeat 1 of every peer,
-then repeat 2, ... The tables give medians over the repeats.
+It writes ``benchmarks/results.md`` (included in the documentation's
+performance page) and ``benchmarks/growth.png``. Each training measurement runs
+in a fresh Python process (so peak memory is the peer's own and one peer's
+imports or threads cannot slow another), and the repeats are interleaved:
+repeat 1 of every peer, then repeat 2, ... The tables give medians over the
+repeats.
 
 Numbers depend on the machine and on what else runs on it; compare rows of one
 run, not numbers of different runs.

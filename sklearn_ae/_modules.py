@@ -131,11 +131,42 @@ class _Autoencoder(nn.Module):
     """
 
     def encode(self, x):
+        """Code of each row of ``x``; the posterior mean when variational.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Flat rows, after the estimator's scaling.
+
+        Returns
+        -------
+        z : torch.Tensor of shape (batch, n_components)
+            The codes.
+        """
         h = self.encoder(x)
         return h[:, : self.n_components] if self.variational else h
 
     def encode_distribution(self, x):
-        """Mean and log-variance of the posterior q(z | x) (variational only)."""
+        """Mean and log-variance of the posterior q(z | x) (variational only).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Flat rows, after the estimator's scaling.
+
+        Returns
+        -------
+        mean : torch.Tensor of shape (batch, n_components)
+            Mean of the Gaussian code; what :meth:`encode` returns.
+
+        log_var : torch.Tensor of shape (batch, n_components)
+            Logarithm of its (diagonal) variance.
+
+        Raises
+        ------
+        RuntimeError
+            If the module was built with ``variational=False``.
+        """
         if not self.variational:
             raise RuntimeError(
                 f"This {type(self).__name__} was built with variational=False; "
@@ -145,6 +176,19 @@ class _Autoencoder(nn.Module):
         return mean, log_var
 
     def decode(self, z):
+        """Reconstruct flat rows from codes.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (batch, n_components)
+            Codes.
+
+        Returns
+        -------
+        x_hat : torch.Tensor of shape (batch, n_features)
+            The reconstruction in the scaled space with ``loss="mse"``, its
+            logits (before the sigmoid) with ``loss="bce"``.
+        """
         return self.decoder(z)
 
     def reset_parameters(self, generator=None):
@@ -203,6 +247,34 @@ class MLPAutoencoder(_Autoencoder):
     variational : bool, default=False
         Whether the encoder's last layer outputs the mean and log-variance of
         a Gaussian code (``2 * n_components`` values) instead of the code.
+
+    See Also
+    --------
+    AutoencoderTransformer : Builds this module for ``architecture="mlp"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ae import MLPAutoencoder
+    >>> module = MLPAutoencoder(64, 8, hidden_layer_sizes=(32,))
+    >>> x = torch.rand(5, 64)
+    >>> module.encode(x).shape
+    torch.Size([5, 8])
+    >>> module.decode(module.encode(x)).shape
+    torch.Size([5, 64])
+
+    The estimator builds the same module from its parameters:
+
+    >>> import numpy as np
+    >>> from sklearn_ae import AutoencoderTransformer
+    >>> X = np.random.default_rng(0).random((100, 64), dtype=np.float32)
+    >>> ae = AutoencoderTransformer(8, hidden_layer_sizes=(32,), max_iter=2).fit(X)
+    >>> ae.module_.encoder
+    Sequential(
+      (0): Linear(in_features=64, out_features=32, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=32, out_features=8, bias=True)
+    )
     """
 
     def __init__(
@@ -263,6 +335,26 @@ class ConvAutoencoder(_Autoencoder):
     variational : bool, default=False
         Whether the bottleneck outputs the mean and log-variance of a
         Gaussian code instead of the code.
+
+    See Also
+    --------
+    AutoencoderTransformer : Builds this module for ``architecture="conv"``.
+
+    Examples
+    --------
+    The article's model for MNIST digits, read from flat 784-pixel rows:
+
+    >>> import torch
+    >>> from sklearn_ae import ConvAutoencoder
+    >>> module = ConvAutoencoder(784, 32, input_shape=(1, 28, 28))
+    >>> x = torch.rand(5, 784)
+    >>> module.encode(x).shape
+    torch.Size([5, 32])
+    >>> module.decode(module.encode(x)).shape
+    torch.Size([5, 784])
+
+    In the estimator: ``AutoencoderTransformer(32, architecture="conv",
+    input_shape=(1, 28, 28), module_params={"filters": (32, 32)})``.
     """
 
     def __init__(
@@ -378,6 +470,26 @@ class LSTMAutoencoder(_Autoencoder):
     variational : bool, default=False
         Whether the encoder outputs the mean and log-variance of a Gaussian
         code instead of the code.
+
+    See Also
+    --------
+    AutoencoderTransformer : Builds this module for ``architecture="lstm"``.
+
+    Examples
+    --------
+    Each MNIST digit read as 28 timesteps (its rows) of 28 values:
+
+    >>> import torch
+    >>> from sklearn_ae import LSTMAutoencoder
+    >>> module = LSTMAutoencoder(784, 32, input_shape=(28, 28), hidden_size=16)
+    >>> x = torch.rand(5, 784)
+    >>> module.encode(x).shape
+    torch.Size([5, 32])
+    >>> module.decode(module.encode(x)).shape
+    torch.Size([5, 784])
+
+    In the estimator: ``AutoencoderTransformer(32, architecture="lstm",
+    input_shape=(28, 28), module_params={"hidden_size": 16})``.
     """
 
     def __init__(

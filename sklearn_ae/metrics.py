@@ -111,6 +111,16 @@ def code_knn_accuracy(reducer, X_train, y_train, X_test, y_test, *, n_neighbors=
     -------
     accuracy : float
         Fraction of ``X_test`` classified correctly.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae.metrics import code_knn_accuracy
+    >>> X, y = load_digits(return_X_y=True)
+    >>> pca = PCA(16, random_state=0).fit(X[:1000])
+    >>> round(code_knn_accuracy(pca, X[:1000], y[:1000], X[1000:], y[1000:]), 3)
+    0.957
     """
     knn = KNeighborsClassifier(n_neighbors=n_neighbors)
     knn.fit(reducer.transform(X_train), y_train)

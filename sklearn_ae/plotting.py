@@ -74,6 +74,24 @@ def plot_reconstructions(
     -------
     fig : matplotlib.figure.Figure
         ``(1 + n_methods) * n_images`` axes, each showing one image.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no window; draw to files
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae.datasets import load_mnist
+    >>> from sklearn_ae.plotting import plot_reconstructions
+    >>> X, _, image_shape, _ = load_mnist("sklearn", n_samples=200)
+    >>> pca = PCA(8).fit(X)
+    >>> fig = plot_reconstructions(
+    ...     X, {"PCA(8)": pca.inverse_transform(pca.transform(X))},
+    ...     image_shape=image_shape,
+    ... )
+    >>> len(fig.axes)  # 2 rows of 10 digits
+    20
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     originals = np.asarray(originals)
@@ -132,6 +150,20 @@ def plot_embedding(Z, labels=None, *, ax=None, title=None, s=4, cmap="tab10"):
     -------
     fig : matplotlib.figure.Figure
         The figure holding ``ax``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no window; draw to files
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae.datasets import load_mnist
+    >>> from sklearn_ae.plotting import plot_embedding
+    >>> X, y, _, _ = load_mnist("sklearn", n_samples=300)
+    >>> fig = plot_embedding(PCA(2).fit_transform(X), y, title="PCA(2)")
+    >>> fig.axes[0].get_title(), len(fig.axes[0].collections)  # one per digit
+    ('PCA(2)', 10)
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     Z = np.asarray(Z)
@@ -182,6 +214,23 @@ def plot_loss_curve(estimator_or_curves, *, ax=None, title=None):
     -------
     fig : matplotlib.figure.Figure
         One line per curve, epochs counted from 1.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no window; draw to files
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn_ae import AutoencoderTransformer
+    >>> from sklearn_ae.datasets import load_mnist
+    >>> from sklearn_ae.plotting import plot_loss_curve
+    >>> X, _, _, _ = load_mnist("sklearn", n_samples=200)
+    >>> ae = AutoencoderTransformer(8, max_iter=4, early_stopping=True, random_state=0)
+    >>> fig = plot_loss_curve(ae.fit(X))
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['training', 'validation']
+    >>> fig.axes[0].lines[0].get_xdata().tolist()  # epochs
+    [1, 2, 3, 4]
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     if isinstance(estimator_or_curves, dict):
@@ -232,6 +281,21 @@ def plot_latent_manifold(estimator, *, n=15, extent=None, image_shape=None, ax=N
     -------
     fig : matplotlib.figure.Figure
         One axes holding one ``(n * height, n * width)`` image.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no window; draw to files
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae.datasets import load_mnist
+    >>> from sklearn_ae.plotting import plot_latent_manifold
+    >>> X, _, image_shape, _ = load_mnist("sklearn", n_samples=300)
+    >>> pca = PCA(2).fit(X)  # any reducer with a 2-D code
+    >>> fig = plot_latent_manifold(pca, n=5, extent=(-1, 1, -1, 1))
+    >>> fig.axes[0].images[0].get_array().shape  # 5 x 5 digits of 8 x 8
+    (40, 40)
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     x_min, x_max, y_min, y_max = extent if extent is not None else (-2, 2, -2, 2)
