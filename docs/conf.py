@@ -17,7 +17,6 @@ shown as code, not linked).
 import os
 import re
 import sys
-from importlib.util import find_spec
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,19 +38,6 @@ release = re.search(
     r'__version__ = "([^"]+)"', (ROOT / "sklearn_ae" / "__init__.py").read_text()
 ).group(1)
 version = release
-
-# -- The sklearn_ae.compare guard ---------------------------------------------
-# ``sklearn_ae.compare`` and docs/compare.md are being written on another
-# branch. Until both exist, the lines between the markers "BEGIN compare" and
-# "END compare" (in index.md and api.rst) are dropped before parsing, and the
-# pages compare.md and api_compare.rst are left out, so the build passes with
-# or without them; once they land, the markers and this guard can go.
-HAVE_COMPARE = (HERE / "compare.md").exists() and (
-    find_spec("sklearn_ae.compare") is not None
-)
-_COMPARE_BLOCK = re.compile(
-    r"^[^\n]*BEGIN compare[^\n]*\n.*?^[^\n]*END compare[^\n]*\n", re.M | re.S
-)
 
 # -- General ------------------------------------------------------------------
 
@@ -81,8 +67,6 @@ exclude_patterns = [
     "auto_examples/*.md5",
     "auto_examples/*.codeobj.json",
 ]
-if not HAVE_COMPARE:
-    exclude_patterns += ["compare.md", "api_compare.rst"]
 
 default_role = "literal"
 nitpicky = False
@@ -114,10 +98,6 @@ numpydoc_validation_exclude = {
     r"\.get_metadata_routing$",
     r"\.get_feature_names_out$",
     r"\.set_\w+_request$",
-    # TODO(refactor): the methods of AutoencoderTransformer
-    # (sklearn_ae/_autoencoder.py) that still lack an Examples section.
-    r"^sklearn_ae\.AutoencoderTransformer\.(export_onnx|fit|fit_transform"
-    r"|inverse_transform|load|partial_fit|sample|score|score_samples|transform)$",
 }
 
 # -- intersphinx: offline only ------------------------------------------------
@@ -178,25 +158,6 @@ html_sidebars = {"index": [], "changelog": []}
 html_show_sourcelink = True
 
 
-# TODO(refactor): remove once sklearn_ae/_autoencoder.py's docstrings write
-# ``(`n_features_in_`,)`` and ``(n_samples, `n_features_in_`)``: a bare
-# ``n_features_in_`` is a reStructuredText reference ("Unknown target name").
-# The lines are AutoencoderTransformer's Attributes (feature_names_in_, mean_)
-# and the Returns of inverse_transform and sample.
-_UNESCAPED = {
-    "shape (n_features_in_,)": "shape (`n_features_in_`,)",
-    "shape (n_samples, n_features_in_)": "shape (n_samples, `n_features_in_`)",
-}
-
-
-def _escape_fitted_names(app, what, name, obj, options, lines):
-    if name.startswith("sklearn_ae."):
-        for i, line in enumerate(lines):
-            for bare, escaped in _UNESCAPED.items():
-                line = line.replace(bare, escaped)
-            lines[i] = line
-
-
 # Methods inherited from scikit-learn (get_metadata_routing, set_output, ...)
 # refer to labels of scikit-learn's own documentation; without its inventory
 # (docs/_inventories/sklearn.inv) they cannot resolve, so their :ref: roles are
@@ -210,12 +171,5 @@ def _unlink_sklearn_refs(app, what, name, obj, options, lines):
         lines[:] = [_REF_ROLE.sub(r"\1", s) for s in lines]
 
 
-def _drop_compare_blocks(app, docname, source):
-    if not HAVE_COMPARE:
-        source[0] = _COMPARE_BLOCK.sub("", source[0])
-
-
 def setup(app):
-    app.connect("source-read", _drop_compare_blocks)
-    app.connect("autodoc-process-docstring", _escape_fitted_names, priority=400)
     app.connect("autodoc-process-docstring", _unlink_sklearn_refs, priority=400)

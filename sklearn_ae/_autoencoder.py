@@ -289,11 +289,11 @@ class AutoencoderTransformer(
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit. Defined only when X has feature
         names that are all strings.
 
-    mean_ : ndarray of shape (n_features_in_,) or None
+    mean_ : ndarray of shape (`n_features_in_`,) or None
         Per-feature mean subtracted before training (None with ``loss="bce"``).
 
     scale_ : float
@@ -494,6 +494,15 @@ class AutoencoderTransformer(
         -------
         self : object
             The fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> ae.n_components_, ae.n_features_in_, ae.n_iter_ == len(ae.loss_curve_)
+        (2, 6, True)
         """
         return self._fit(X, incremental=False)
 
@@ -567,6 +576,15 @@ class AutoencoderTransformer(
         -------
         X_new : ndarray of shape (n_samples, n_components)
             The codes of X, of X's floating dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0)
+        >>> ae.fit_transform(X).shape
+        (200, 2)
         """
         return self.fit(X).transform(X)
 
@@ -803,6 +821,17 @@ class AutoencoderTransformer(
         See Also
         --------
         save : Write a model file.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).random((50, 6), dtype=np.float32)
+        >>> ae = AutoencoderTransformer(max_iter=2, random_state=0).fit(X)
+        >>> path = ae.save(os.path.join(tempfile.mkdtemp(), "ae.zip"))
+        >>> AutoencoderTransformer.load(path).transform(X).shape
+        (50, 2)
         """
         from ._persistence import load
 
@@ -845,6 +874,20 @@ class AutoencoderTransformer(
         path : pathlib.Path
             The path written. The graph's input is named ``"X"`` and its
             output ``"codes"`` (encoder) or ``"X_reconstructed"`` (decoder).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import onnxruntime
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).random((50, 6), dtype=np.float32)
+        >>> ae = AutoencoderTransformer(max_iter=2, random_state=0).fit(X)
+        >>> path = ae.export_onnx(os.path.join(tempfile.mkdtemp(), "encoder.onnx"))
+        >>> session = onnxruntime.InferenceSession(str(path))
+        >>> (codes,) = session.run(None, {"X": X})
+        >>> bool(np.allclose(codes, ae.transform(X), atol=1e-4))
+        True
         """
         from ._onnx import export_onnx
 
@@ -934,6 +977,16 @@ class AutoencoderTransformer(
         -------
         X_new : ndarray of shape (n_samples, n_components)
             The codes, of X's floating dtype (float64 for integer input).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> Z = ae.transform(X[:5])
+        >>> Z.shape, Z.dtype
+        ((5, 2), dtype('float32'))
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
@@ -951,8 +1004,17 @@ class AutoencoderTransformer(
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
+        X_original : ndarray of shape (n_samples, `n_features_in_`)
             The reconstructions, of X's floating dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> ae.inverse_transform(ae.transform(X[:5])).shape
+        (5, 6)
         """
         check_is_fitted(self)
         # An empty code (n_components_=0) is a valid input: it decodes to the mean.
@@ -982,6 +1044,16 @@ class AutoencoderTransformer(
         -------
         scores : ndarray of shape (n_samples,)
             ``-mean((x - inverse_transform(transform(x))) ** 2)`` per sample.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> outlier = np.full((1, 6), 10.0, dtype=np.float32)
+        >>> bool(ae.score_samples(outlier)[0] < ae.score_samples(X).min())
+        True
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
@@ -1010,6 +1082,15 @@ class AutoencoderTransformer(
         -------
         score : float
             The mean of :meth:`score_samples`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> bool(np.isclose(ae.score(X), ae.score_samples(X).mean()))
+        True
         """
         return float(np.mean(self.score_samples(X)))
 
@@ -1032,7 +1113,7 @@ class AutoencoderTransformer(
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             The generated samples, of the floating dtype the model was fitted
             on.
 

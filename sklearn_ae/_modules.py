@@ -202,6 +202,17 @@ class _Autoencoder(nn.Module):
         Returns
         -------
         self : module
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_ae import MLPAutoencoder
+        >>> def drawn(seed):
+        ...     generator = torch.Generator().manual_seed(seed)
+        ...     return MLPAutoencoder(8, 2, (4,)).reset_parameters(generator)
+        >>> a, b = drawn(0), drawn(0)
+        >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+        True
         """
         done = set()
         with torch.no_grad():
