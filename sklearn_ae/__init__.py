@@ -1,7 +1,12 @@
 """Autoencoders as scikit-learn transformers, trained with PyTorch through skorch."""
 
 from ._autoencoder import AutoencoderTransformer
-from ._modules import ConvAutoencoder, LSTMAutoencoder, MLPAutoencoder
+from ._modules import (
+    ConvAutoencoder,
+    LSTMAutoencoder,
+    MLPAutoencoder,
+    init_from_pca,
+)
 
 # The function shadows its package here: ``sklearn_ae.compare(...)`` is the
 # function; ``from sklearn_ae.compare import main`` and ``python -m
@@ -18,4 +23,5 @@ __all__ = [
     "MLPAutoencoder",
     "__version__",
     "compare",
+    "init_from_pca",
 ]

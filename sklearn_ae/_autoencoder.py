@@ -30,14 +30,16 @@ from ._config import (
     build_net,
     loss_units,
     n_validation_rows,
+    resolve_batch_size,
     resolve_device,
     seed_from,
+    starts_at_pca,
     validation_split,
 )
-from ._data import RowDataset, as_tensor, check_X, map_rows
-from ._distributed import agree_on_seed
+from ._data import RowDataset, as_tensor, check_X, dense, iter_row_slices, map_rows
+from ._distributed import agree_on_seed, current_group
 from ._net import TrainingDiverged
-from ._pca import resolve_n_components
+from ._pca import PCA_TEST_LEVEL, PCAStart, RowPCA, resolve_n_components
 from ._scaling import InputScaler
 
 __all__ = ["AutoencoderTransformer"]
@@ -212,35 +214,63 @@ class AutoencoderTransformer(
         "nadam", "radam", or an optimizer class. Note that Adadelta is
         usually run with ``learning_rate=1.0``.
 
-    learning_rate : float, default=1e-3
-        Step size passed to the optimizer as ``lr``.
+    init : {"auto", "pca", "random"}, default="auto"
+        Where training starts. ``"pca"``: at PCA's solution. The network
+        gets a linear path beside its hidden layers (``MLPAutoencoder``'s
+        ``linear_path``), set to the principal axes of the training rows,
+        while the hidden layers' corrections start at zero, so before any
+        training ``transform`` gives PCA's scores and ``inverse_transform``
+        PCA's reconstructions; training then moves away from PCA only as far
+        as it helps. With ``early_stopping=True`` PCA also stays in the race
+        (see the Notes): the result is never a network that did not clearly
+        beat PCA on the validation rows. Needs ``architecture="mlp"``,
+        ``loss="mse"``, ``code_activation="identity"``, ``variational=False``
+        and ``n_components`` at most the number of training rows and of
+        features. ``"random"``: the usual random initialisation (the Keras
+        article's models). ``"auto"``: ``"pca"`` where it applies, else
+        ``"random"``.
+
+    learning_rate : float or "auto", default="auto"
+        Step size passed to the optimizer as ``lr``. ``"auto"`` is 3e-3 when
+        training starts at PCA's solution (it reaches the same error as 1e-3
+        in about 60% of the steps there) and 1e-3 otherwise (the article's
+        models).
 
     weight_decay : float, default=0.0
         L2 penalty passed to the optimizer.
 
-    batch_size : int, default=64
-        Samples per optimisation step. In data-parallel training (several
+    batch_size : int or "auto", default="auto"
+        Samples per optimisation step. ``"auto"`` is ``min(256, max(16,
+        n_train // 10))`` for the ``n_train`` rows a call trains on: about
+        ten steps per epoch on small data, so that a few hundred rows are
+        not undertrained, and 256 rows a step on large data, which a CPU runs
+        fastest per sample. In data-parallel training (several
         processes in a ``torch.distributed`` process group, see the Notes)
         it is the total over all processes, each taking its share, so the
         same parameters give the same model on any number of processes.
 
-    max_iter : int, default=50
+    max_iter : int, default=100
         Maximum number of epochs (passes over the training data). Training
-        stops earlier when the monitored loss stops improving (see ``tol``).
-        Reaching ``max_iter`` is the normal end of a fit and does not warn.
+        stops earlier when the monitored loss stops improving (see ``tol``),
+        which small data do long before 100 epochs. Reaching ``max_iter`` is
+        a normal end of a fit and does not warn; raise it when time allows
+        (large or strongly nonlinear data still improve slowly after 100).
 
-    early_stopping : bool, default=False
+    early_stopping : bool, default=True
         Whether to hold out ``validation_fraction`` of the data and stop when
         the validation loss has not improved by ``tol`` for
         ``n_iter_no_change`` epochs; the weights of the epoch with the lowest
-        validation loss are kept. When False, training stops the same way on
-        the training loss and keeps the last weights, as in
+        validation loss are kept (``best_epoch_``). When False, all rows are
+        trained on, training stops the same way on the training loss and
+        keeps the last weights, as in
         :class:`~sklearn.neural_network.MLPRegressor`.
 
     validation_fraction : float, default=0.1
-        Share of the data held out. Only used when ``early_stopping=True``.
+        Share of the data held out, but at least ``min(30, n_samples // 3)``
+        rows, so that small data validate on enough rows to tell a better
+        model from luck. Only used when ``early_stopping=True``.
 
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Epochs without an improvement of at least ``tol`` before stopping.
 
     tol : float, default=1e-4
@@ -298,9 +328,29 @@ class AutoencoderTransformer(
 
     scale_ : float
         Global scale the centred data are divided by (1.0 with ``loss="bce"``).
+        The module's codes are multiplied by it on the way out of
+        ``transform`` (and divided on the way into ``inverse_transform``),
+        so that codes are in X's units, as PCA's scores are: a model that
+        starts at PCA's solution gives PCA's scores.
 
     n_iter_ : int
         Number of epochs run: by ``fit``, plus one per later ``partial_fit``.
+
+    best_epoch_ : int
+        The epoch whose weights the model has: with ``early_stopping=True``
+        the one with the lowest validation loss, else the last one. 0 means
+        training starts from PCA's solution and kept it (see ``init``): no
+        epoch beat it, not significantly, or there were too few rows to
+        tell.
+
+    explained_variance_fraction_ : float or None
+        The fraction of the training data's variance that the
+        reconstructions explain, ``1 - sum((X - X_hat)**2) / sum((X -
+        X.mean(0))**2)`` over the rows ``fit`` saw: the analogue of PCA's
+        ``explained_variance_ratio_.sum()``, and equal to it when the model
+        is PCA's solution. One number, as a nonlinear code's units carry no
+        share of the variance each. None after ``partial_fit``, which sees
+        one chunk at a time.
 
     loss_curve_ : list of float
         Training loss of each epoch (each ``partial_fit`` call adds one), in
@@ -379,6 +429,22 @@ class AutoencoderTransformer(
     VAE's samples are drawn per process, so those fits are equivalent but not
     equal. ``verbose`` prints from process 0 only.
 
+    **Never worse than PCA (init="pca", the default for the MLP).** Training
+    starts at PCA's solution and, with ``early_stopping=True``, PCA stays in
+    the race: the PCA of the training rows (not the validation rows) is
+    "epoch 0" of early stopping, whose weights are kept if no epoch has a
+    lower validation loss; a network that does have a lower one replaces it
+    only if its per-row validation errors are lower by a one-sided paired
+    t-test at the 1% level (picking the best of many epochs on a few dozen
+    validation rows flatters the winner); and when PCA's solution is kept,
+    it is the PCA of all rows, so the model equals ``PCA(k).fit(X)``, codes
+    included. With fewer than 10 validation rows (fewer than 30 samples)
+    there is nothing to tell a network from PCA with, and PCA's solution is
+    returned untrained. ``best_epoch_`` says which happened (0: PCA's).
+    ``benchmarks/pca_parity.py`` measures the promise on scikit-learn's data
+    sets, MNIST and nonlinear manifolds (the user guide's "Coming from PCA"
+    has its table and the reasoning behind each default).
+
     **The article's models.** Single layer: ``hidden_layer_sizes=()``;
     sparse: add ``sparsity=1e-4, code_activation="relu"``; deep:
     ``hidden_layer_sizes=(128, 64)``; convolutional: ``architecture="conv",
@@ -427,13 +493,14 @@ class AutoencoderTransformer(
         variational=False,
         beta=1.0,
         optimizer="adam",
-        learning_rate=1e-3,
+        init="auto",
+        learning_rate="auto",
         weight_decay=0.0,
-        batch_size=64,
-        max_iter=50,
-        early_stopping=False,
+        batch_size="auto",
+        max_iter=100,
+        early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=20,
         tol=1e-4,
         device="cpu",
         random_state=None,
@@ -454,6 +521,7 @@ class AutoencoderTransformer(
         self.variational = variational
         self.beta = beta
         self.optimizer = optimizer
+        self.init = init
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -622,19 +690,31 @@ class AutoencoderTransformer(
         first_pass = not (incremental and hasattr(self, "net_"))
         X = check_X(self, X, reset=first_pass)
         params = self.get_params(deep=False)
+        start = valid = None
         if first_pass:
+            n_samples, n_features = X.shape
             scaler = InputScaler.fit(X, self.loss)
-            params["n_components"] = resolve_n_components(
-                self.n_components, X, scaler.mean
-            )
-            n_valid = 0 if incremental else n_validation_rows(params, X.shape[0])
+            n_valid = 0 if incremental else n_validation_rows(params, n_samples)
             seed = self._agree_on_seed(X, seed_from(self.random_state), scaler, n_valid)
             train_idx, valid_idx = (None, None)
             if not incremental:
-                train_idx, valid_idx = validation_split(params, X.shape[0], seed)
+                train_idx, valid_idx = validation_split(params, n_samples, seed)
+            pca = RowPCA(X, scaler.mean, train_idx, valid_idx)
+            params["n_components"] = resolve_n_components(
+                self.n_components, X.shape, pca
+            )
+            start = self._pca_start(
+                params, n_samples - n_valid, n_features, pca, scaler
+            )
             valid = None if valid_idx is None else RowDataset(X, valid_idx)
             net = build_net(
-                params, X.shape[1], scaler, seed, valid=valid, stopping=not incremental
+                params,
+                n_features,
+                scaler,
+                seed,
+                valid=valid,
+                stopping=not incremental,
+                n_rows=n_samples - n_valid,
             )
             if not isinstance(self.architecture, str):
                 probe = RowDataset(X, train_idx)
@@ -643,20 +723,40 @@ class AutoencoderTransformer(
         else:
             net, seed, epochs_before = self.net_, self._seed, self.n_iter_
             self._agree_on_seed(X, seed, net.scaler, 0)
-            train_idx = valid = None
+            train_idx = None
             self._drop_stopping(net)
-        records_before = len(net.history)
+        train = RowDataset(X, train_idx)
+        net.batch_size = resolve_batch_size(params, len(train))
         net.max_epochs = 1 if incremental else self.max_iter
-        # Each call shuffles, and draws its noise and samples, from generators
-        # seeded by the seed and the epochs before it: reproducible, also
-        # after save and load, which keep n_iter_.
-        net.partial_fit(RowDataset(X, train_idx), epochs_trained=epochs_before)
+        records_before = len(net.history)
+        # Too little to tell a network from PCA with (or nothing to code):
+        # PCA's solution, untrained.
+        untrained = start is not None and (
+            params["n_components"] == 0 or (valid is not None and len(valid) < 10)
+        )
+        if untrained:
+            start.keep_pca(net)
+            self._say_untrained(params["n_components"], len(valid or ()))
+        else:
+            if start is not None:
+                start.start(net, valid)
+            # Each call shuffles, and draws its noise and samples, from
+            # generators seeded by the seed and the epochs before it:
+            # reproducible, also after save and load, which keep n_iter_.
+            net.partial_fit(train, epochs_trained=epochs_before)
         # The validation split is a view of X: drop it, so the fitted model
         # neither keeps X alive nor pickles it.
         net.train_split = None
 
-        history, units = net.history, loss_units(params, net.scaler)
-        losses = [float(units * v) for v in history[:, "train_loss"][records_before:]]
+        epochs = net.history[records_before:]  # (none when kept untrained)
+        units = loss_units(params, net.scaler)
+        losses = [float(units * epoch["train_loss"]) for epoch in epochs]
+        best_epoch = epochs_before + len(losses)
+        if valid is not None and not untrained:
+            best_epoch = dict(net.callbacks_)["early_stopping"].best_epoch_
+            if start is not None and not start.settle(net, valid):
+                best_epoch = 0
+                self._say_pca_kept(start.p_value_)
         if first_pass:
             self._set_fitted(net, X.dtype, seed, params["n_components"])
             self.n_iter_ = 0
@@ -664,18 +764,78 @@ class AutoencoderTransformer(
             self.validation_loss_curve_ = (
                 None
                 if valid is None
-                else [float(units * v) for v in history[:, "valid_loss"]]
+                else [float(units * epoch["valid_loss"]) for epoch in epochs]
             )
         self.n_iter_ += len(losses)
+        self.best_epoch_ = int(best_epoch)
         self.loss_curve_ = [*self.loss_curve_, *losses]
+        self.explained_variance_fraction_ = (
+            None if incremental else self._explained_variance_fraction(X)
+        )
         return self
+
+    def _pca_start(self, params, n_train, n_features, pca, scaler):
+        """The :class:`~sklearn_ae._pca.PCAStart` for ``init``, or None."""
+        if not starts_at_pca(params):
+            return None
+        n_components = params["n_components"]
+        if n_components > min(n_train, n_features):
+            if self.init == "pca":
+                raise ValueError(
+                    f"n_components={n_components} must be between 0 and "
+                    f"min(n_samples, n_features)={min(n_train, n_features)} with "
+                    "init='pca' (counting the training rows only, without the "
+                    "validation part); use init='random' for a code wider than "
+                    "that."
+                )
+            return None  # init="auto": a code PCA cannot give starts at random
+        return PCAStart(pca, n_components, scaler)
+
+    def _say(self, message):
+        group = current_group()
+        if self.verbose and (group is None or group.rank == 0):
+            print(message, flush=True)
+
+    def _say_untrained(self, n_components, n_valid):
+        if n_components == 0:
+            self._say("An empty code (n_components=0): the model is the mean.")
+        else:
+            self._say(
+                f"Kept PCA's solution without training: {n_valid} validation "
+                "rows are too few to tell a network from it (10 are needed)."
+            )
+
+    def _say_pca_kept(self, p_value):
+        if p_value is None:
+            return  # no epoch beat PCA's solution: the log said so
+        self._say(
+            "Kept PCA's solution: the network's lower validation error is not "
+            f"significant (one-sided paired t-test, p = {p_value:.3g} >= "
+            f"{PCA_TEST_LEVEL})."
+        )
+
+    def _explained_variance_fraction(self, X):
+        """``1 - SSE / SST`` of the reconstructions of X, in one chunked pass."""
+        encode, decode = self._encoder(X.dtype), self._decoder(np.float64)
+        n, d = X.shape
+        sse, total, squares = 0.0, np.zeros(d), 0.0
+        with torch.inference_mode():
+            for rows in iter_row_slices(n):
+                x = dense(X[rows]).astype(np.float64)
+                sse += float(np.square(x - decode(encode(x))).sum())
+                total += x.sum(axis=0)
+                squares += float(np.square(x).sum())
+        sst = squares - float(total @ total) / n
+        return 1.0 - sse / sst if sst > 0 else float(sse == 0)
 
     def _agree_on_seed(self, X, seed, scaler, n_valid):
         return agree_on_seed(
             X,
             seed,
             scaler,
-            batch_size=self.batch_size,
+            batch_size=resolve_batch_size(
+                self.get_params(deep=False), X.shape[0] - n_valid
+            ),
             n_valid=n_valid,
             device=resolve_device(self.device),
             verbose=self.verbose,
@@ -771,6 +931,12 @@ class AutoencoderTransformer(
             "feature_names_in_": None if names is None else [str(n) for n in names],
             "n_components_": int(self.n_components_),
             "n_iter_": int(self.n_iter_),
+            "best_epoch_": int(self.best_epoch_),
+            "explained_variance_fraction_": (
+                None
+                if self.explained_variance_fraction_ is None
+                else float(self.explained_variance_fraction_)
+            ),
             "loss_curve_": [float(v) for v in self.loss_curve_],
             "validation_loss_curve_": (
                 None
@@ -900,6 +1066,7 @@ class AutoencoderTransformer(
             part=part,
             width=width,
             sigmoid=self.loss == "bce",
+            code_scale=self.scale_,
         )
 
     # -------------------------------------------------------------- pickle
@@ -990,9 +1157,11 @@ class AutoencoderTransformer(
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
-        encode = self._encoder(X.dtype)
+        encode, scale = self._encoder(X.dtype), self.scale_
         out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
-        return map_rows(lambda x: encode(x).cpu().numpy(), X, out)
+        # Codes in X's units (the module's times scale_): PCA's scores, when
+        # the model starts at or keeps PCA's solution.
+        return map_rows(lambda x: encode(x).cpu().numpy() * scale, X, out)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space.
@@ -1025,7 +1194,8 @@ class AutoencoderTransformer(
                 f"expecting {self.n_components_} features as input."
             )
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
-        return map_rows(self._decoder(Z.dtype), Z, out)
+        decode, scale = self._decoder(Z.dtype), self.scale_
+        return map_rows(lambda z: decode(z / scale), Z, out)
 
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each sample.
@@ -1139,7 +1309,9 @@ class AutoencoderTransformer(
                 f"n_samples must be a positive int; got {n_samples!r} instead."
             )
         rng = np.random.default_rng(seed_from(random_state))
-        Z = rng.standard_normal((n_samples, self.n_components_))
+        # The prior N(0, I) is on the module's codes; transform's are scale_
+        # times those.
+        Z = rng.standard_normal((n_samples, self.n_components_)) * self.scale_
         return self.inverse_transform(Z.astype(self._fit_dtype))
 
     def __repr__(self, N_CHAR_MAX=700):

@@ -150,9 +150,10 @@ PARAMETER_CONSTRAINTS = {
         StrOptions(set(OPTIMIZERS)),
         _Satisfying(_is_optimizer_class, "a torch.optim.Optimizer subclass"),
     ],
-    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "init": [StrOptions({"auto", "pca", "random"})],
+    "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [_Int(Integral, 1, None, closed="left")],
+    "batch_size": [_Int(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "max_iter": [_Int(Integral, 1, None, closed="left")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -259,10 +260,59 @@ def fused_optimizer_kwargs(optimizer, device):
     return {"fused": True}
 
 
+def pca_start_applies(params):
+    """Whether the model can start at PCA's solution: a fully connected
+    network with a plain (identity, not variational) code, trained to the
+    squared error (``init="auto"`` starts there)."""
+    return (
+        params["architecture"] == "mlp"
+        and params["loss"] == "mse"
+        and params["code_activation"] == "identity"
+        and not params["variational"]
+    )
+
+
+def starts_at_pca(params):
+    """``init`` resolved: True for ``"pca"``, and for ``"auto"`` where it applies."""
+    init = params["init"]
+    if init == "pca" and not pca_start_applies(params):
+        raise ValueError(
+            "init='pca' needs architecture='mlp', loss='mse', "
+            "code_activation='identity' and variational=False: only then can "
+            "a network start at PCA's solution. Got architecture="
+            f"{_architecture_name(params['architecture'])}, loss={params['loss']!r}, "
+            f"code_activation={params['code_activation']!r}, variational="
+            f"{params['variational']}. Use init='auto' or 'random'."
+        )
+    return init != "random" and pca_start_applies(params)
+
+
+def resolve_batch_size(params, n_rows):
+    """``batch_size``, with ``"auto"`` as ``min(256, max(16, n_rows // 10))``:
+    about ten steps per epoch on small data, 256 rows a step on large (256
+    when ``n_rows`` is not known yet)."""
+    batch_size = params["batch_size"]
+    if batch_size == "auto":
+        if n_rows is None:
+            return 256
+        return int(min(256, max(16, n_rows // 10)))
+    return batch_size
+
+
+def resolve_learning_rate(params):
+    """``learning_rate``, with ``"auto"`` as 3e-3 from PCA's start, else 1e-3."""
+    if params["learning_rate"] == "auto":
+        return 3e-3 if starts_at_pca(params) else 1e-3
+    return params["learning_rate"]
+
+
 def optimizer_spec(params, device):
     """The optimizer class and its keyword arguments (``lr`` included)."""
     optimizer = params["optimizer"]
-    kwargs = {"lr": params["learning_rate"], "weight_decay": params["weight_decay"]}
+    kwargs = {
+        "lr": resolve_learning_rate(params),
+        "weight_decay": params["weight_decay"],
+    }
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[optimizer]
         kwargs.update(fused_optimizer_kwargs(optimizer, device))
@@ -374,7 +424,9 @@ def module_spec(params, n_features):
                 "hidden_layer_sizes", params["hidden_layer_sizes"]
             )
         kwargs["variational"] = variational
-        owned = {*kwargs, *MODULE_PARAMETERS["mlp"], "variational"}
+        if arch == "mlp":
+            kwargs["linear_path"] = starts_at_pca(params)
+        owned = {*kwargs, *MODULE_PARAMETERS["mlp"], "variational", "linear_path"}
     else:
         module_cls, owned = arch, set(kwargs)
 
@@ -435,10 +487,13 @@ def corruption(params, scaler):
 
 
 def n_validation_rows(params, n_samples):
-    """Rows held out for early stopping (0 without it)."""
+    """Rows held out for early stopping (0 without it): ``validation_fraction``
+    of them, but at least ``min(30, n_samples // 3)``, so that small data sets
+    still validate on enough rows to tell a better model from luck."""
     if not params["early_stopping"]:
         return 0
-    return int(np.ceil(params["validation_fraction"] * n_samples))
+    n_valid = int(np.ceil(params["validation_fraction"] * n_samples))
+    return max(n_valid, min(30, n_samples // 3))
 
 
 def validation_split(params, n_samples, seed):
@@ -484,7 +539,9 @@ def loss_units(params, scaler):
     return scaler.scale**2 if params["loss"] == "mse" else 1.0
 
 
-def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
+def build_net(
+    params, n_features, scaler, seed, *, valid=None, stopping=False, n_rows=None
+):
     """The skorch net for ``params``, its module initialised from ``seed``.
 
     Parameters
@@ -510,6 +567,9 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
         improving (``fit``); without it every call trains the epochs it is
         asked for (``partial_fit``, and a loaded model).
 
+    n_rows : int or None, default=None
+        The training rows, for ``batch_size="auto"``.
+
     Returns
     -------
     net : AutoencoderNet
@@ -525,7 +585,7 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
         lr=optimizer_kwargs.pop("lr"),
         **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
         max_epochs=params["max_iter"],
-        batch_size=params["batch_size"],
+        batch_size=resolve_batch_size(params, n_rows),
         train_split=None if valid is None else predefined_split(valid),
         callbacks=_callbacks(params, stopping, loss_units(params, scaler)),
         device=device,

@@ -26,10 +26,17 @@ the global torch RNG.
 import math
 import threading
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ConvAutoencoder", "LSTMAutoencoder", "MLPAutoencoder", "build_module"]
+__all__ = [
+    "ConvAutoencoder",
+    "LSTMAutoencoder",
+    "MLPAutoencoder",
+    "build_module",
+    "init_from_pca",
+]
 
 # Held while a user's module is built with the seeded global torch RNG.
 _GLOBAL_RNG_LOCK = threading.RLock()  # re-entrant: a module may build one
@@ -259,6 +266,16 @@ class MLPAutoencoder(_Autoencoder):
         Whether the encoder's last layer outputs the mean and log-variance of
         a Gaussian code (``2 * n_components`` values) instead of the code.
 
+    linear_path : bool, default=False
+        Whether a linear map runs beside each of the encoder and the decoder,
+        the hidden layers then adding a nonlinear correction to it:
+        ``encode(x) = linear_encoder(x) + encoder(x)`` and ``decode(z) =
+        linear_decoder(z) + decoder(z)``. :func:`init_from_pca` sets the
+        linear maps to PCA's and zeroes the corrections' last layers, so the
+        module starts as PCA (the estimator's ``init="pca"``). Only with
+        hidden layers (without, the model is linear already), an identity
+        code activation and ``variational=False``.
+
     See Also
     --------
     AutoencoderTransformer : Builds this module for ``architecture="mlp"``.
@@ -296,15 +313,37 @@ class MLPAutoencoder(_Autoencoder):
         activation="relu",
         code_activation="identity",
         variational=False,
+        linear_path=False,
     ):
         super().__init__()
         _check_code_activation(code_activation, variational)
+        if linear_path and (variational or code_activation != "identity"):
+            raise ValueError(
+                "linear_path needs code_activation='identity' and "
+                f"variational=False; got {code_activation!r} and {variational}."
+            )
         self.n_components = n_components
         self.variational = variational
+        self.linear_path = bool(linear_path and hidden_layer_sizes)
         widths = [n_features, *hidden_layer_sizes]
         code = _code_width(n_components, variational)
         self.encoder = _mlp([*widths, code], activation, code_activation)
         self.decoder = _mlp([n_components, *widths[::-1]], activation, "identity")
+        if self.linear_path:
+            self.linear_encoder = _init_layer(
+                nn.Linear(n_features, n_components), "identity"
+            )
+            self.linear_decoder = _init_layer(
+                nn.Linear(n_components, n_features), "identity"
+            )
+
+    def encode(self, x):
+        z = super().encode(x)
+        return z + self.linear_encoder(x) if self.linear_path else z
+
+    def decode(self, z):
+        x_hat = super().decode(z)
+        return x_hat + self.linear_decoder(z) if self.linear_path else x_hat
 
 
 class ConvAutoencoder(_Autoencoder):
@@ -524,6 +563,72 @@ class LSTMAutoencoder(_Autoencoder):
         code = _code_width(n_components, variational)
         self.encoder = _LSTMEncoder(input_shape, hidden_size, code, code_activation)
         self.decoder = _LSTMDecoder(input_shape, hidden_size, n_components)
+
+
+@torch.no_grad()
+def init_from_pca(module, components, mean):
+    """Set an :class:`MLPAutoencoder` to PCA's solution, in place.
+
+    The linear maps become PCA's: the encoder projects the centred rows on
+    ``components`` and the decoder maps codes back along them and adds the
+    mean. The last layers of the nonlinear corrections become zero, so
+    ``decode(encode(x))`` is PCA's reconstruction of ``x`` and ``encode(x)``
+    its scores, until training moves them. For a module without hidden
+    layers, its two layers are the linear maps.
+
+    Parameters
+    ----------
+    module : MLPAutoencoder
+        With ``linear_path=True``, or without hidden layers; not variational.
+
+    components : array-like of shape (n_components, n_features)
+        Orthonormal principal axes, as rows (``PCA.components_``).
+
+    mean : array-like of shape (n_features,)
+        The rows' mean (``PCA.mean_``).
+
+    Returns
+    -------
+    module : MLPAutoencoder
+        The module, changed in place.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae import MLPAutoencoder, init_from_pca
+    >>> X = np.random.default_rng(0).normal(size=(100, 6)).astype(np.float32)
+    >>> pca = PCA(2).fit(X)
+    >>> module = MLPAutoencoder(6, 2, (16,), linear_path=True)
+    >>> module = init_from_pca(module, pca.components_, pca.mean_)
+    >>> codes = module.encode(torch.from_numpy(X)).detach().numpy()
+    >>> bool(np.allclose(codes, pca.transform(X), atol=1e-5))
+    True
+    """
+    V = torch.as_tensor(np.asarray(components), dtype=torch.float32)
+    m = torch.as_tensor(np.asarray(mean), dtype=torch.float32)
+    if getattr(module, "linear_path", False):
+        encoder, decoder = module.linear_encoder, module.linear_decoder
+        for mlp in (module.encoder, module.decoder):
+            last = [layer for layer in mlp if isinstance(layer, nn.Linear)][-1]
+            last.weight.zero_()
+            last.bias.zero_()
+    else:
+        layers = [
+            [layer for layer in mlp if isinstance(layer, nn.Linear)]
+            for mlp in (module.encoder, module.decoder)
+        ]
+        if len(layers[0]) != 1 or len(layers[1]) != 1 or module.variational:
+            raise ValueError(
+                "init_from_pca needs an MLPAutoencoder with linear_path=True or "
+                "without hidden layers, not variational."
+            )
+        (encoder,), (decoder,) = layers
+    encoder.weight.copy_(V)
+    encoder.bias.copy_(-(V @ m))
+    decoder.weight.copy_(V.T)
+    decoder.bias.copy_(m)
+    return module
 
 
 def build_module(module_cls, kwargs, seed):

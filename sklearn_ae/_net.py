@@ -53,7 +53,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from ._data import BatchIterator, RowDataset
+from ._data import BatchIterator, RowDataset, iter_row_slices
 from ._distributed import SyncEpochLosses, current_group
 from ._losses import gaussian_kl
 from ._modules import build_module
@@ -164,6 +164,11 @@ class EarlyStopping(Callback):
 
     restore_best : bool
         Whether to load the best epoch's weights at the end.
+
+    Notes
+    -----
+    :meth:`begin_at` makes the weights the net starts from "epoch 0", a
+    candidate like the epochs after it (``init="pca"``: PCA's solution).
     """
 
     def __init__(self, monitor, patience, tol, restore_best):
@@ -172,12 +177,23 @@ class EarlyStopping(Callback):
         self.tol = tol
         self.restore_best = restore_best
 
+    def begin_at(self, loss, weights):
+        """Count the starting ``weights``, whose monitored loss is ``loss``,
+        as epoch 0 of the next training call."""
+        self._start = (float(loss), {k: v.clone() for k, v in weights.items()})
+
     def on_train_begin(self, net, **kwargs):
         self.best_ = np.inf
-        self.best_epoch_ = 0
+        self.best_epoch_ = None
         self.misses_ = 0
         self.best_weights_ = None
         self.stopped_ = False
+        start, self._start = getattr(self, "_start", None), None
+        if start is not None:
+            self.best_, weights = start
+            self.best_epoch_ = 0
+            if self.restore_best:
+                self.best_weights_ = weights
 
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1, self.monitor]
@@ -195,7 +211,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, net, **kwargs):
         if self.best_weights_ is not None:
-            if self.best_epoch_ != net.history[-1, "epoch"]:
+            if len(net.history) == 0 or self.best_epoch_ != net.history[-1, "epoch"]:
                 net.module_.load_state_dict(self.best_weights_)
             self.best_weights_ = None  # a fitted net keeps no second copy
 
@@ -465,6 +481,26 @@ class AutoencoderNet(NeuralNet):
     def convert(self, X):
         """A dense ndarray batch as the float32 module-space tensor on the device."""
         return self.scaler(X, torch.float32, self.device)
+
+    def row_errors(self, dataset):
+        """Each row's mean squared reconstruction error in module space.
+
+        In eval mode, without noise, in chunks: the numbers a validation epoch
+        averages (for ``loss="mse"`` and a plain code), one per row, float64.
+        """
+        module = self.module_
+        training = module.training
+        module.eval()
+        errors = np.empty(len(dataset))
+        try:
+            with torch.no_grad():
+                for rows in iter_row_slices(len(dataset)):
+                    x = self.convert(dataset.rows(np.arange(rows.start, rows.stop)))
+                    x_hat = module.decode(module.encode(x))
+                    errors[rows] = (x_hat - x).square().mean(dim=1).double().cpu()
+        finally:
+            module.train(training)
+        return errors
 
     def get_default_callbacks(self):
         # After skorch's loss scoring, before early stopping and PrintLog.

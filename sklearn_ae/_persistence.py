@@ -123,8 +123,10 @@ _FITTED_KEYS = {
     "feature_names_in_",
     "n_components_",
     "n_iter_",
+    "best_epoch_",
     "loss_curve_",
     "validation_loss_curve_",
+    "explained_variance_fraction_",
     "seed",
     "dtype",
     "scale_",
@@ -599,6 +601,12 @@ def _check_fitted(fitted, params):
                 f"validation_loss_curve_ has {len(curve)} entries, more than "
                 f"n_iter_={n_iter}"
             )
+    best_epoch = _int("best_epoch_", fitted["best_epoch_"], high=n_iter)
+    fraction = fitted["explained_variance_fraction_"]
+    if fraction is not None:
+        fraction = _finite("explained_variance_fraction_", fraction)
+        if fraction > 1:
+            raise ValueError(f"explained_variance_fraction_ is {fraction}, more than 1")
     dtype = fitted["dtype"]
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
@@ -614,6 +622,8 @@ def _check_fitted(fitted, params):
         "feature_names_in_": names,
         "n_components_": n_components,
         "n_iter_": n_iter,
+        "best_epoch_": best_epoch,
+        "explained_variance_fraction_": fraction,
         # loss_curve_ has one entry per epoch trained.
         "loss_curve_": _curve("loss_curve_", fitted["loss_curve_"], n_iter),
         "validation_loss_curve_": curve,

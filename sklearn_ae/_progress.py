@@ -129,7 +129,15 @@ class Progress(Callback):
                 f": {stopper.monitor} did not improve by tol={stopper.tol:g}{units} "
                 f"for {stopper.patience} epochs"
             )
-        if stopper is not None and stopper.restore_best and stopper.best_epoch_:
-            best = stopper.best_epoch_ - net.history[self.first_, "epoch"] + 1
-            summary += f"; kept the weights of epoch {best}, the best {stopper.monitor}"
+        if stopper is not None and stopper.restore_best:
+            if stopper.best_epoch_ == 0:
+                summary += (
+                    f"; no epoch's {stopper.monitor} beat the start's "
+                    "(PCA's solution, kept as epoch 0)"
+                )
+            elif stopper.best_epoch_ is not None:
+                best = stopper.best_epoch_ - net.history[self.first_, "epoch"] + 1
+                summary += (
+                    f"; kept the weights of epoch {best}, the best {stopper.monitor}"
+                )
         print(summary + ".", file=self._out(), flush=True)

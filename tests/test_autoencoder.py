@@ -44,7 +44,8 @@ def test_shapes_and_fitted_attributes(fitted, X_small):
 def test_training_reduces_the_loss_and_beats_pca_on_held_out_data(
     fitted, X_small, digits
 ):
-    assert fitted.loss_curve_[-1] < 0.5 * fitted.loss_curve_[0]
+    # (The first epoch starts from PCA's solution: training improves on it.)
+    assert fitted.loss_curve_[-1] < 0.7 * fitted.loss_curve_[0]
     X_test = digits[0][300:800]
     pca = PCA(n_components=4).fit(X_small)
     pca_mse = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
@@ -204,7 +205,7 @@ def test_same_seed_same_result_different_seed_different(X_small, fast):
 
 
 def test_refit_is_reproducible_with_early_stopping(X_small, fast):
-    ae = AutoencoderTransformer(early_stopping=True, **fast)
+    ae = AutoencoderTransformer(**{**fast, "early_stopping": True})
     Z1 = ae.fit_transform(X_small)
     assert_array_equal(ae.fit_transform(X_small), Z1)
 
@@ -358,25 +359,29 @@ def test_values_too_large_for_float64_statistics(fast):
 # ---------------------------------------------------------------- training
 
 
-def test_early_stopping_keeps_a_validation_curve(X_small, fast):
+@pytest.mark.parametrize("init, epochs", [("random", 3), ("pca", 2)])
+def test_early_stopping_keeps_a_validation_curve(X_small, fast, init, epochs):
     ae = AutoencoderTransformer(
-        early_stopping=True,
-        max_iter=50,
+        **{**fast, "early_stopping": True, "max_iter": 50, "init": init},
         n_iter_no_change=2,
         tol=10.0,
-        **{k: v for k, v in fast.items() if k != "max_iter"},
     ).fit(X_small)
-    # With tol=10 no epoch counts as an improvement: the run stops after the
-    # first epoch plus n_iter_no_change epochs without improvement.
-    assert ae.n_iter_ == 3
-    assert len(ae.validation_loss_curve_) == 3
+    # With tol=10 no epoch counts as an improvement: from a random start the
+    # run stops after the first epoch plus n_iter_no_change epochs without
+    # improvement; from PCA's start, which is epoch 0, after n_iter_no_change.
+    assert ae.n_iter_ == epochs
+    assert len(ae.validation_loss_curve_) == epochs
     valid_rows = len(ae.net_.history[-1, "batches"][0])
     assert valid_rows > 0
 
 
 def test_training_loss_plateau_stops_without_early_stopping(X_small):
     ae = AutoencoderTransformer(
-        max_iter=50, n_iter_no_change=3, tol=10.0, hidden_layer_sizes=(8,)
+        max_iter=50,
+        n_iter_no_change=3,
+        tol=10.0,
+        hidden_layer_sizes=(8,),
+        early_stopping=False,
     ).fit(X_small)
     assert ae.n_iter_ == 4
 

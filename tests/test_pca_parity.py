@@ -68,3 +68,77 @@ def test_scorer_ranks_pca_and_the_autoencoder_by_their_mse(digits):
     assert_allclose(scores, -np.array(mses), rtol=1e-6)
     assert np.argsort(scores).tolist() == np.argsort(-np.array(mses)).tolist()
     assert search.best_params_["reduce"].__class__ is PCA
+
+
+# ------------------------------------------------------ PCA's start and race
+
+
+def _pca_model(X, k):
+    pca = PCA(k).fit(X)
+    return pca, pca.transform(X), pca.inverse_transform(pca.transform(X))
+
+
+def test_too_few_rows_give_pcas_solution_untrained(digits):
+    X = digits[0][:25] * 16  # the digits' own units: scale_ is about 6
+    ae = AutoencoderTransformer(4, random_state=0).fit(X)
+    assert (ae.n_iter_, ae.best_epoch_, ae.loss_curve_) == (0, 0, [])
+    pca, Z, X_hat = _pca_model(X, 4)
+    assert_allclose(ae.transform(X), Z, atol=1e-4)  # PCA's scores, X's units
+    assert_allclose(ae.inverse_transform(ae.transform(X)), X_hat, atol=1e-4)
+    assert ae.explained_variance_fraction_ == pytest.approx(
+        pca.explained_variance_ratio_.sum(), rel=1e-6
+    )
+
+
+def test_training_starts_at_pcas_reconstruction(X_small):
+    # A step too small to move the weights: what remains is the start.
+    ae = AutoencoderTransformer(
+        5,
+        learning_rate=1e-12,
+        max_iter=1,
+        early_stopping=False,
+        random_state=0,
+    ).fit(X_small)
+    _, Z, X_hat = _pca_model(X_small, 5)  # (float32 rounding apart)
+    assert_allclose(ae.transform(X_small), Z, atol=1e-4)
+    assert_allclose(ae.inverse_transform(ae.transform(X_small)), X_hat, atol=1e-4)
+    random = AutoencoderTransformer(
+        5, init="random", learning_rate=1e-12, max_iter=1, early_stopping=False
+    ).fit(X_small)
+    assert not np.allclose(random.transform(X_small), Z, atol=0.1)
+
+
+def test_a_network_that_does_not_beat_pca_is_replaced_by_pcas_solution(X_small):
+    # Steps far too large: no epoch's validation loss beats the start.
+    ae = AutoencoderTransformer(5, learning_rate=0.1, max_iter=5, random_state=0)
+    ae.fit(X_small)
+    assert ae.best_epoch_ == 0 and ae.n_iter_ == 5
+    _, Z, _ = _pca_model(X_small, 5)  # of all rows, not of the training part
+    assert_allclose(ae.transform(X_small), Z, atol=1e-4)
+
+
+def test_the_network_kept_is_the_best_epoch_and_beats_pca(digits):
+    X_train, X_test = digits[0][:800], digits[0][800:1300]
+    ae = AutoencoderTransformer(8, random_state=0).fit(X_train)
+    assert 0 < ae.best_epoch_ <= ae.n_iter_
+    assert ae.best_epoch_ == int(np.argmin(ae.validation_loss_curve_)) + 1
+    pca = PCA(8).fit(X_train)
+    pca_error = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
+    assert -ae.score(X_test) < 0.8 * pca_error
+    assert ae.explained_variance_fraction_ > pca.explained_variance_ratio_.sum()
+
+
+def test_init_pca_needs_what_pca_can_give(X_small):
+    message = "must be between 0 and min(n_samples, n_features)=64 with init='pca'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        AutoencoderTransformer(70, init="pca").fit(X_small)
+    with pytest.raises(ValueError, match="init='pca' needs architecture='mlp'"):
+        AutoencoderTransformer(3, init="pca", loss="bce").fit(X_small)
+    # "auto" falls back to a random start where PCA's cannot be had.
+    wide = AutoencoderTransformer(70, max_iter=2, random_state=0).fit(X_small)
+    assert wide.transform(X_small).shape == (300, 70)
+
+
+def test_batch_size_auto_gives_about_ten_steps_per_epoch(X_small):
+    ae = AutoencoderTransformer(3, max_iter=1, early_stopping=False).fit(X_small)
+    assert len(ae.net_.history[-1, "batches"]) == 10  # 300 rows, 30 a batch

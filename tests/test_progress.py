@@ -72,8 +72,7 @@ def test_printed_and_recorded_losses_are_in_the_users_units(X_small, fast, capsy
 
 def test_early_stopping_log_agrees_with_the_fit(X_small, fast, capsys):
     ae = AutoencoderTransformer(
-        **{**fast, "max_iter": 50},
-        early_stopping=True,
+        **{**fast, "max_iter": 50, "early_stopping": True, "init": "random"},
         n_iter_no_change=2,
         tol=0.5,
         verbose=1,
@@ -125,3 +124,23 @@ def test_partial_fit_prints_one_line_per_call(X_small, fast, capsys):
     out = capsys.readouterr().out
     assert _epoch_lines(out) and len(_epoch_lines(out)) == 2
     assert "Trained" not in out
+
+
+def test_the_log_says_when_pca_is_kept(X_small, fast, capsys):
+    # A step too large: no epoch's validation loss beats PCA's start (epoch 0).
+    ae = AutoencoderTransformer(
+        **{**fast, "max_iter": 50, "early_stopping": True},
+        learning_rate=0.1,
+        n_iter_no_change=2,
+        tol=10.0,
+        verbose=2,
+    ).fit(X_small)
+    out = capsys.readouterr().out
+    assert ae.best_epoch_ == 0 and ae.n_iter_ == 2
+    assert "no epoch's valid_loss beat the start's (PCA's solution, kept as " in out
+    small = AutoencoderTransformer(**{**fast, "early_stopping": True}, verbose=1)
+    small.fit(X_small[:25])  # 8 validation rows: too few to test a network
+    assert small.n_iter_ == 0 and small.best_epoch_ == 0
+    assert "Kept PCA's solution without training: 8 validation rows" in (
+        capsys.readouterr().out
+    )
