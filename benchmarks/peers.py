@@ -42,6 +42,8 @@ def train_sklearn_ae(Xtr, Xte, widths, epochs, batch_size, seed, loss="bce"):
         learning_rate=LR,
         batch_size=batch_size,
         max_iter=epochs,
+        # Every peer trains the same epochs on all the training rows.
+        early_stopping=False,
         tol=0.0,
         n_iter_no_change=epochs,  # a plateau never cuts the run short
         random_state=seed,

@@ -6,10 +6,10 @@ One command, from the repository root::
     python benchmarks/run.py --case issue13      # the performance issue's cases only
     python benchmarks/run.py --case busy,dask    # some cases
     python benchmarks/run.py --quick             # a smoke test of every case
-    python benchmarks/run.py --update-docs       # also refresh docs/performance.md
 
-It prints the Markdown tables and writes them to ``benchmarks/results.md``,
-every number (raw measurements included) to ``benchmarks/results.json``, the
+It prints the Markdown tables and writes them to ``benchmarks/results.md``
+(which the documentation's performance page, docs/user_guide/performance.md,
+includes), every number (raw measurements included) to ``benchmarks/results.json``, the
 goals to ``benchmarks/goals.csv`` and the growth plot to
 ``docs/images/growth.png``. Each measurement runs in a fresh Python process
 (``run.py --task``): a fresh process pays the imports and first-call costs a
@@ -271,7 +271,8 @@ def case_dask(report, quick, repeats, **_):
     report.raw["dask"] = res
     memory = res["in-memory ndarray"]["partial_fit_s"]
     lines = [
-        f"`AutoencoderTransformer(n_components=32, batch_size=64)` on {n_rows:,} "
+        "`AutoencoderTransformer(n_components=32, batch_size=64, "
+        f"early_stopping=False)` on {n_rows:,} "
         f"MNIST rows (784 features) in 10 chunks of {n_rows // 10:,} rows, one "
         "thread: `fit` for one epoch, then `partial_fit` (a finiteness scan and "
         f"one epoch; median of {repeats}). 'Reads' is the rows read from the "
@@ -600,14 +601,18 @@ def plot_growth(growth, path):
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("seconds")
     axes[0].legend(fontsize=7)
-    fig.suptitle("AutoencoderTransformer(32) (defaults, 2 epochs): time vs shape", y=1)
+    fig.suptitle(
+        "AutoencoderTransformer(32) (defaults, 2 epochs, no early stopping): "
+        "time vs shape",
+        y=1,
+    )
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
 
 
-def case_growth(report, quick, repeats, png, **_):
+def case_growth(report, quick, repeats, png, out, **_):
     if quick:
         sizes, features, comps = [200, 600, 2000], [98, 784], [2, 32]
     else:
@@ -631,7 +636,8 @@ def case_growth(report, quick, repeats, png, **_):
         if max(fit_slope, tr_slope) <= 1.1
         else "FASTER THAN LINEAR"
     )
-    rel = os.path.relpath(png, ROOT / "docs")
+    # Relative to the report, as Markdown viewers and the docs' include read it.
+    rel = os.path.relpath(png, Path(out).parent)
     lines = [
         f"![growth]({rel})",
         "",
@@ -645,7 +651,7 @@ def case_growth(report, quick, repeats, png, **_):
     for key in ("n_samples", "n_features", "n_components"):
         for v, f, t in growth[key]:
             lines.append(f"| {key} | {v:,} | {f:.3f} | {t:.4f} |")
-    report.section("Growth (default model, 2 epochs)", lines)
+    report.section("Growth (default model, 2 epochs, early_stopping=False)", lines)
 
 
 def case_memmap(report, quick, memmap_gb, **_):
@@ -668,7 +674,8 @@ def case_memmap(report, quick, memmap_gb, **_):
         "Anonymous memory (RssAnon: the process's own allocations, not the "
         "mapped file's pages) is sampled every 20 ms; 'mapped' is the peak "
         "of file-backed resident pages (the page cache, shared and "
-        "reclaimable). Model: 784-32-784, 1 epoch, batch 256, one thread; the "
+        "reclaimable). Model: 784-32-784, 1 epoch on all rows "
+        "(early_stopping=False), batch 256, one thread; the "
         "epoch shuffles the memory map by chunks of 4,096 rows, 4 at a time.",
         "",
         "| step | seconds | anonymous growth (MiB) | mapped pages resident (MiB) |",
@@ -720,15 +727,6 @@ def goals_table(goals):
     return lines
 
 
-def update_docs(markdown, path):
-    """Put ``markdown`` between the results markers of ``path``."""
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
-    text = Path(path).read_text()
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    Path(path).write_text(f"{head}{start}\n{markdown}\n{end}{tail}")
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -746,11 +744,6 @@ def main(argv=None):
     ap.add_argument("--json", default=str(HERE / "results.json"))
     ap.add_argument("--csv", default=str(HERE / "goals.csv"))
     ap.add_argument("--png", default=str(ROOT / "docs" / "images" / "growth.png"))
-    ap.add_argument(
-        "--update-docs",
-        action="store_true",
-        help="also write the tables into docs/performance.md",
-    )
     ap.add_argument("--task", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -776,6 +769,7 @@ def main(argv=None):
         "memmap_gb": args.memmap_gb,
         "keras": not args.no_keras,
         "png": args.png,
+        "out": args.out,
     }
     started = time.perf_counter()
     load_before = load()
@@ -830,8 +824,6 @@ def main(argv=None):
         )
         writer.writeheader()
         writer.writerows(report.goals)
-    if args.update_docs:
-        update_docs(markdown.split("\n", 2)[2], ROOT / "docs" / "performance.md")
     print(f"wrote {args.out}, {args.json}, {args.csv}", file=sys.stderr)
 
 

@@ -188,8 +188,13 @@ def task_dask_epoch(kind, n_rows, n_chunks, batch_size, repeats, row_by_row=Fals
     X = np.ascontiguousarray(np.tile(Xtr, (-(-n_rows // len(Xtr)), 1))[:n_rows])
     with tempfile.TemporaryDirectory() as tmp:
         data, source = _epoch_source(kind, X, tmp, n_chunks)
+        # One epoch over all the rows (no validation split).
         ae = AutoencoderTransformer(
-            n_components=32, batch_size=batch_size, max_iter=1, random_state=0
+            n_components=32,
+            batch_size=batch_size,
+            max_iter=1,
+            early_stopping=False,
+            random_state=0,
         )
         t = clock()
         ae.fit(data)
@@ -374,8 +379,13 @@ def task_growth(sizes, features, components, epochs):
     Xtr, _ = mnist()
 
     def fit_transform_time(X, n_components=32):
+        # The default model for a fixed number of epochs over all the rows.
         ae = AutoencoderTransformer(
-            n_components, max_iter=epochs, tol=0.0, n_iter_no_change=epochs
+            n_components,
+            max_iter=epochs,
+            early_stopping=False,
+            tol=0.0,
+            n_iter_no_change=epochs,
         )
         t = clock()
         ae.fit(X)
@@ -413,7 +423,9 @@ def task_memmap(path, n_rows):
             time.sleep(0.02)
 
     result = {"data_mb": X.nbytes / 2**20}
-    ae = AutoencoderTransformer(32, hidden_layer_sizes=(), max_iter=1, batch_size=256)
+    ae = AutoencoderTransformer(
+        32, hidden_layer_sizes=(), max_iter=1, batch_size=256, early_stopping=False
+    )
     for step in ("validate", "fit", "transform"):
         anon0 = _status("RssAnon")
         peak.update(anon=anon0, file=0.0)

@@ -29,8 +29,18 @@ from sklearn_ae import AutoencoderTransformer
 
 SEED = 0
 # Shared by the dense models: the article's Adam, batch 256, sigmoid + BCE.
-DENSE = {"loss": "bce", "batch_size": 256, "code_activation": "relu"}
-CONV = {"loss": "bce", "architecture": "conv", "input_shape": (1, 28, 28)}
+DENSE = {
+    "loss": "bce",
+    "batch_size": 256,
+    "code_activation": "relu",
+    "early_stopping": False,
+}
+CONV = {
+    "loss": "bce",
+    "architecture": "conv",
+    "input_shape": (1, 28, 28),
+    "early_stopping": False,
+}
 
 MODELS = {
     # name: (estimator parameters, the article's reported test loss)

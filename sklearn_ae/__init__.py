@@ -1,7 +1,18 @@
 """Autoencoders as scikit-learn transformers, trained with PyTorch through skorch."""
 
 from ._autoencoder import AutoencoderTransformer
-from ._modules import ConvAutoencoder, LSTMAutoencoder, MLPAutoencoder
+from ._modules import (
+    ConvAutoencoder,
+    LSTMAutoencoder,
+    MLPAutoencoder,
+    init_from_pca,
+)
+
+# The function shadows its package here: ``sklearn_ae.compare(...)`` is the
+# function; ``from sklearn_ae.compare import main`` and ``python -m
+# sklearn_ae.compare`` still reach the package (a package, not a module, so
+# that ``-m`` does not re-run code that this import already ran).
+from .compare import compare
 
 __version__ = "0.1.0.dev0"
 
@@ -11,4 +22,6 @@ __all__ = [
     "LSTMAutoencoder",
     "MLPAutoencoder",
     "__version__",
+    "compare",
+    "init_from_pca",
 ]

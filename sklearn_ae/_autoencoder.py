@@ -9,6 +9,7 @@ files.
 """
 
 import copy
+import inspect
 import warnings
 from numbers import Integral
 from typing import ClassVar
@@ -27,15 +28,26 @@ from ._compat import _fit_context
 from ._config import (
     PARAMETER_CONSTRAINTS,
     build_net,
+    loss_units,
     n_validation_rows,
+    resolve_batch_size,
     resolve_device,
     seed_from,
-    seeded,
+    starts_at_pca,
     validation_split,
 )
-from ._data import CHUNK_ROWS, RowDataset, as_tensor, check_X, map_rows
-from ._distributed import agree_on_seed
+from ._data import (
+    CHUNK_ROWS,
+    RowDataset,
+    as_tensor,
+    check_X,
+    dense,
+    iter_row_slices,
+    map_rows,
+)
+from ._distributed import agree_on_seed, current_group
 from ._net import TrainingDiverged
+from ._pca import PCA_TEST_LEVEL, PCAStart, RowPCA, resolve_n_components
 from ._scaling import InputScaler
 from ._threads import step_flops, torch_threads
 
@@ -44,6 +56,44 @@ __all__ = ["AutoencoderTransformer"]
 
 def _named(callback, name):
     return isinstance(callback, tuple) and callback[0] == name
+
+
+class _Shown:
+    """Displays a skorch callback as ``Class(changed=params)`` in reprs.
+
+    skorch's callbacks have no ``__repr__`` of their own, so an estimator's
+    repr (and its HTML table) would show ``<... object at 0x7f...>``.
+    """
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def __repr__(self):
+        cb = self.callback
+        if isinstance(cb, tuple) and len(cb) == 2:
+            return f"({cb[0]!r}, {_Shown(cb[1])!r})"
+        if isinstance(cb, type) or not hasattr(cb, "get_params"):
+            return repr(cb)
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(type(cb).__init__).parameters.items()
+        }
+        changed = []
+        for name, value in cb.get_params(deep=False).items():
+            try:
+                same = bool(defaults.get(name, inspect.Parameter.empty) == value)
+            except (TypeError, ValueError):  # e.g. arrays
+                same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(cb).__name__}({', '.join(changed)})"
+
+
+def _readable(params):
+    """``params`` with the callbacks shown readably, for display only."""
+    if params.get("callbacks"):
+        params = {**params, "callbacks": [_Shown(cb) for cb in params["callbacks"]]}
+    return params
 
 
 class AutoencoderTransformer(
@@ -70,8 +120,16 @@ class AutoencoderTransformer(
 
     Parameters
     ----------
-    n_components : int, default=2
-        Dimension of the code, i.e. of the output of ``transform``.
+    n_components : int, float, "mle" or None, default=2
+        Dimension of the code, i.e. of the output of ``transform``, given as
+        :class:`~sklearn.decomposition.PCA` takes it: an int is the width
+        itself (0 gives an empty code, whose reconstruction is the mean; a
+        width above the number of features gives an overcomplete
+        autoencoder); a float in (0, 1) is the number of principal components
+        PCA needs to explain that fraction of the training data's variance;
+        ``"mle"`` is PCA's estimate of the intrinsic dimension by Minka's
+        method (needs ``n_samples >= n_features``); None is
+        ``min(n_samples, n_features)``. The width used is ``n_components_``.
 
     architecture : {"mlp", "conv", "lstm"} or torch.nn.Module subclass, \
             default="mlp"
@@ -165,85 +223,156 @@ class AutoencoderTransformer(
         "nadam", "radam", or an optimizer class. Note that Adadelta is
         usually run with ``learning_rate=1.0``.
 
-    learning_rate : float, default=1e-3
-        Step size passed to the optimizer as ``lr``.
+    init : {"auto", "pca", "random"}, default="auto"
+        Where training starts. ``"pca"``: at PCA's solution. The network
+        gets a linear path beside its hidden layers (``MLPAutoencoder``'s
+        ``linear_path``), set to the principal axes of the training rows,
+        while the hidden layers' corrections start at zero, so before any
+        training ``transform`` gives PCA's scores and ``inverse_transform``
+        PCA's reconstructions; training then moves away from PCA only as far
+        as it helps. With ``early_stopping=True`` PCA also stays in the race
+        (see the Notes): the result is never a network that did not clearly
+        beat PCA on the validation rows. Needs ``architecture="mlp"``,
+        ``loss="mse"``, ``code_activation="identity"``, ``variational=False``
+        and ``n_components`` at most the number of training rows and of
+        features. ``"random"``: the usual random initialisation (the Keras
+        article's models). ``"auto"``: ``"pca"`` where it applies, else
+        ``"random"``.
+
+    learning_rate : float or "auto", default="auto"
+        Step size passed to the optimizer as ``lr``. ``"auto"`` is 3e-3 when
+        training starts at PCA's solution (it reaches the same error as 1e-3
+        in about 60% of the steps there) and 1e-3 otherwise (the article's
+        models).
 
     weight_decay : float, default=0.0
         L2 penalty passed to the optimizer.
 
-    batch_size : int, default=64
-        Samples per optimisation step. In data-parallel training (several
+    batch_size : int or "auto", default="auto"
+        Samples per optimisation step. ``"auto"`` is ``min(256, max(16,
+        n_train // 10))`` for the ``n_train`` rows a call trains on: about
+        ten steps per epoch on small data, so that a few hundred rows are
+        not undertrained, and 256 rows a step on large data, which a CPU runs
+        fastest per sample. In data-parallel training (several
         processes in a ``torch.distributed`` process group, see the Notes)
         it is the total over all processes, each taking its share, so the
         same parameters give the same model on any number of processes.
 
-    max_iter : int, default=50
+    max_iter : int, default=100
         Maximum number of epochs (passes over the training data). Training
-        stops earlier when the monitored loss stops improving (see ``tol``).
-        Reaching ``max_iter`` is the normal end of a fit and does not warn.
+        stops earlier when the monitored loss stops improving (see ``tol``),
+        which small data do long before 100 epochs. Reaching ``max_iter`` is
+        a normal end of a fit and does not warn; raise it when time allows
+        (large or strongly nonlinear data still improve slowly after 100).
 
-    early_stopping : bool, default=False
+    early_stopping : bool, default=True
         Whether to hold out ``validation_fraction`` of the data and stop when
         the validation loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs; the weights of the best epoch are kept.
-        When False, training stops the same way on the training loss, as in
+        ``n_iter_no_change`` epochs; the weights of the epoch with the lowest
+        validation loss are kept (``best_epoch_``). When False, all rows are
+        trained on, training stops the same way on the training loss and
+        keeps the last weights, as in
         :class:`~sklearn.neural_network.MLPRegressor`.
 
     validation_fraction : float, default=0.1
-        Share of the data held out. Only used when ``early_stopping=True``.
+        Share of the data held out, but at least ``min(30, n_samples // 3)``
+        rows, so that small data validate on enough rows to tell a better
+        model from luck. Only used when ``early_stopping=True``.
 
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Epochs without an improvement of at least ``tol`` before stopping.
 
     tol : float, default=1e-4
-        Smallest decrease of the monitored loss that counts as improvement.
+        Smallest decrease of the monitored loss that counts as improvement,
+        in the units the module trains in: with ``loss="mse"`` those of the
+        scaled data, so ``tol`` is a fraction of the data's mean variance
+        and suits data of any scale. It decides when training stops, not
+        which epoch is best.
 
     device : str, default="cpu"
         Torch device to train and transform on, e.g. "cpu", "cuda", "cuda:1",
         or "auto" (CUDA when available). Data move to it one batch at a time.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and the validation split.
-        An int gives identical results on every fit (on CPU). The global
-        torch and numpy random states are left untouched.
+        Seeds weight initialisation, shuffling, the validation split, the
+        denoising noise and a VAE's samples. An int gives identical results
+        on every fit (on CPU), also for fits run at the same time in threads
+        (e.g. ``GridSearchCV`` with the threading backend). Every draw comes
+        from generators that belong to the fit: the global torch and numpy
+        random states are neither read nor changed. Exception: randomness
+        inside a custom module (e.g. its dropout) uses the global torch RNG,
+        and a custom module's constructor is run with the global RNG seeded,
+        under a lock, and restored afterwards.
 
     verbose : int, default=0
-        0 is silent; 1 prints one line per epoch (training loss, validation
-        loss, duration) through skorch's ``PrintLog``.
+        0 is silent. 1 draws a progress bar over the epochs with the losses
+        and the time left when the output is a terminal, and prints one plain
+        line per epoch otherwise (no escape codes in a file or a pipe). 2
+        prints one line per epoch everywhere. Losses are shown in X's units,
+        as ``loss_curve_`` holds them, and a last line says how many epochs
+        ran, why training stopped and which epoch's weights were kept.
 
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``skorch.callbacks.
-        LRScheduler``, ``ProgressBar``, ``Checkpoint``).
+        LRScheduler``, ``ProgressBar``, ``Checkpoint``): instances, classes,
+        or ``(name, callback)`` tuples. A callback may end training early by
+        raising ``KeyboardInterrupt`` in ``on_epoch_end`` (skorch's
+        convention); raised anywhere else it interrupts the fit, which is
+        rolled back. Callbacks are not saved by :meth:`save`.
 
     Attributes
     ----------
     n_components_ : int
-        Dimension of the code.
+        Dimension of the code: ``n_components`` resolved on the training data.
 
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit. Defined only when X has feature
         names that are all strings.
 
-    mean_ : ndarray of shape (n_features_in_,) or None
+    mean_ : ndarray of shape (`n_features_in_`,) or None
         Per-feature mean subtracted before training (None with ``loss="bce"``).
 
     scale_ : float
         Global scale the centred data are divided by (1.0 with ``loss="bce"``).
+        The module's codes are multiplied by it on the way out of
+        ``transform`` (and divided on the way into ``inverse_transform``),
+        so that codes are in X's units, as PCA's scores are: a model that
+        starts at PCA's solution gives PCA's scores.
 
     n_iter_ : int
         Number of epochs run: by ``fit``, plus one per later ``partial_fit``.
 
+    best_epoch_ : int
+        The epoch whose weights the model has: with ``early_stopping=True``
+        the one with the lowest validation loss, else the last one. 0 means
+        training starts from PCA's solution and kept it (see ``init``): no
+        epoch beat it, not significantly, or there were too few rows to
+        tell.
+
+    explained_variance_fraction_ : float or None
+        The fraction of the training data's variance that the
+        reconstructions explain, ``1 - sum((X - X_hat)**2) / sum((X -
+        X.mean(0))**2)`` over the rows ``fit`` saw: the analogue of PCA's
+        ``explained_variance_ratio_.sum()``, and equal to it when the model
+        is PCA's solution. One number, as a nonlinear code's units carry no
+        share of the variance each. None after ``partial_fit``, which sees
+        one chunk at a time.
+
     loss_curve_ : list of float
-        Training loss after each epoch (each ``partial_fit`` call adds one), in
-        the units the module is trained in (the scaled data for
-        ``loss="mse"``).
+        Training loss of each epoch (each ``partial_fit`` call adds one), in
+        X's units: with ``loss="mse"`` the mean squared reconstruction error
+        that ``-score`` reports (measured on the training batches as they
+        were trained, so with any denoising corruption), plus the sparsity
+        or KL penalty when there is one; with ``loss="bce"`` the binary
+        cross-entropy.
 
     validation_loss_curve_ : list of float or None
         Validation loss after each epoch when ``early_stopping=True`` (of
-        ``fit``'s epochs: ``partial_fit`` does not validate).
+        ``fit``'s epochs: ``partial_fit`` does not validate), in the same
+        units.
 
     module_ : torch.nn.Module
         The trained autoencoder; it has ``encode`` and ``decode`` methods
@@ -279,7 +408,13 @@ class AutoencoderTransformer(
     **module_params)``, where ``input_shape`` is the estimator's parameter as
     a tuple, or ``(n_features,)`` when it is None; a module that needs
     ``input_shape`` reshapes the flat rows itself. Weights are initialised by
-    the constructor, under the seed drawn from ``random_state``. A custom
+    the constructor, with the global torch RNG seeded from ``random_state``
+    (under a lock, so that fits in threads do not interleave their draws;
+    the caller's RNG state is restored); dropout or other draws in its
+    methods use the global RNG, so such a module is reproducible in serial
+    fits only. Before training, ``fit`` runs ``encode`` and ``decode`` (and
+    ``encode_distribution``) on two rows in eval mode and raises a
+    ``ValueError`` unless they give the shapes above. A custom
     module does not receive ``hidden_layer_sizes``, ``activation`` or
     ``code_activation`` (they are ignored): its settings go in
     ``module_params``.
@@ -325,6 +460,22 @@ class AutoencoderTransformer(
     to the single-process fit with the same parameters. Denoising noise and a
     VAE's samples are drawn per process, so those fits are equivalent but not
     equal. ``verbose`` prints from process 0 only.
+
+    **Never worse than PCA (init="pca", the default for the MLP).** Training
+    starts at PCA's solution and, with ``early_stopping=True``, PCA stays in
+    the race: the PCA of the training rows (not the validation rows) is
+    "epoch 0" of early stopping, whose weights are kept if no epoch has a
+    lower validation loss; a network that does have a lower one replaces it
+    only if its per-row validation errors are lower by a one-sided paired
+    t-test at the 1% level (picking the best of many epochs on a few dozen
+    validation rows flatters the winner); and when PCA's solution is kept,
+    it is the PCA of all rows, so the model equals ``PCA(k).fit(X)``, codes
+    included. With fewer than 10 validation rows (fewer than 30 samples)
+    there is nothing to tell a network from PCA with, and PCA's solution is
+    returned untrained. ``best_epoch_`` says which happened (0: PCA's).
+    ``benchmarks/pca_parity.py`` measures the promise on scikit-learn's data
+    sets, MNIST and nonlinear manifolds (the user guide's "Coming from PCA"
+    has its table and the reasoning behind each default).
 
     **The article's models.** Single layer: ``hidden_layer_sizes=()``;
     sparse: add ``sparsity=1e-4, code_activation="relu"``; deep:
@@ -374,13 +525,14 @@ class AutoencoderTransformer(
         variational=False,
         beta=1.0,
         optimizer="adam",
-        learning_rate=1e-3,
+        init="auto",
+        learning_rate="auto",
         weight_decay=0.0,
-        batch_size=64,
-        max_iter=50,
-        early_stopping=False,
+        batch_size="auto",
+        max_iter=100,
+        early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=20,
         tol=1e-4,
         device="cpu",
         random_state=None,
@@ -401,6 +553,7 @@ class AutoencoderTransformer(
         self.variational = variational
         self.beta = beta
         self.optimizer = optimizer
+        self.init = init
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -420,6 +573,15 @@ class AutoencoderTransformer(
     def fit(self, X, y=None):
         """Train the autoencoder on X, from scratch.
 
+        A fit is all or nothing: if it raises, whatever the reason (bad
+        input, a failing callback, ``KeyboardInterrupt``, or a loss that
+        stops being finite, which raises ``ValueError: Training diverged``),
+        the estimator is left exactly as it was: a fitted model keeps its
+        previous fit, an unfitted one stays unfitted. A ``KeyboardInterrupt``
+        (Ctrl-C) propagates, so a grid search stops; only a
+        ``KeyboardInterrupt`` raised by a callback's ``on_epoch_end`` (skorch's
+        way to stop, as ``EarlyStopping`` does) ends training normally.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -434,6 +596,15 @@ class AutoencoderTransformer(
         -------
         self : object
             The fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> ae.n_components_, ae.n_features_in_, ae.n_iter_ == len(ae.loss_curve_)
+        (2, 6, True)
         """
         return self._fit(X, incremental=False)
 
@@ -458,6 +629,12 @@ class AutoencoderTransformer(
         :class:`~sklearn.neural_network.MLPRegressor` instead refuses
         ``partial_fit`` when ``early_stopping=True``; here the setting keeps
         its meaning for ``fit`` and a stream can still be trained.
+
+        As ``fit``, a call is all or nothing: if it raises (a diverging
+        epoch, an exception in a callback or while reading X, Ctrl-C), the
+        weights, the optimizer's state (Adam's moments and step counts), the
+        history, ``n_iter_`` and ``loss_curve_`` are put back as they were
+        before the call, and the exception propagates.
 
         Parameters
         ----------
@@ -504,6 +681,15 @@ class AutoencoderTransformer(
         -------
         X_new : ndarray of shape (n_samples, n_components)
             The codes of X, of X's floating dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0)
+        >>> ae.fit_transform(X).shape
+        (200, 2)
         """
         return self.fit(X).transform(X)
 
@@ -512,22 +698,28 @@ class AutoencoderTransformer(
         ``max_iter`` epochs) and ``partial_fit`` (one epoch, building the model
         on its first call).
 
-        Bad input or an interrupted fit leaves the previous fit intact; a fit
-        that diverges raises and leaves the estimator unfitted.
+        A transaction: any exception (bad input, a failing callback, a fit
+        that diverges, KeyboardInterrupt) leaves the estimator exactly as it
+        was, a fitted model with its weights, optimizer state, history and
+        curves, an unfitted one unfitted; the exception propagates.
         """
         saved = dict(self.__dict__)
+        net = saved.get("net_")
+        restore_net = net.snapshot() if incremental and net is not None else None
         try:
             self._train(X, incremental)
-        except TrainingDiverged as exc:
-            self._forget_fit()
-            raise ValueError(
-                f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
-                f"smaller learning_rate (it is {self.learning_rate}), scale the "
-                "input (e.g. with StandardScaler), or another optimizer."
-            ) from None
-        except BaseException:
+        except BaseException as exc:
+            if restore_net is not None:
+                restore_net()
             self.__dict__.clear()
             self.__dict__.update(saved)
+            if isinstance(exc, TrainingDiverged):
+                raise ValueError(
+                    f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
+                    f"smaller learning_rate (it is {self.learning_rate}), scale "
+                    "the input (e.g. with StandardScaler), or another optimizer. "
+                    "The estimator is left as it was before this call."
+                ) from None
             raise
         return self
 
@@ -535,58 +727,165 @@ class AutoencoderTransformer(
         first_pass = not (incremental and hasattr(self, "net_"))
         X = check_X(self, X, reset=first_pass)
         params = self.get_params(deep=False)
+        start = valid = None
         if first_pass:
+            n_samples, n_features = X.shape
             scaler = InputScaler.fit(X, self.loss)
-            n_valid = 0 if incremental else n_validation_rows(params, X.shape[0])
+            n_valid = 0 if incremental else n_validation_rows(params, n_samples)
             seed = self._agree_on_seed(X, seed_from(self.random_state), scaler, n_valid)
             train_idx, valid_idx = (None, None)
             if not incremental:
-                train_idx, valid_idx = validation_split(params, X.shape[0], seed)
+                train_idx, valid_idx = validation_split(params, n_samples, seed)
+            pca = RowPCA(X, scaler.mean, train_idx, valid_idx)
+            params["n_components"] = resolve_n_components(
+                self.n_components, X.shape, pca
+            )
+            start = self._pca_start(
+                params, n_samples - n_valid, n_features, pca, scaler
+            )
             valid = None if valid_idx is None else RowDataset(X, valid_idx)
             net = build_net(
-                params, X.shape[1], scaler, seed, valid=valid, stopping=not incremental
+                params,
+                n_features,
+                scaler,
+                seed,
+                valid=valid,
+                stopping=not incremental,
+                n_rows=n_samples - n_valid,
             )
+            if not isinstance(self.architecture, str):
+                probe = RowDataset(X, train_idx)
+                net.check_module(probe.rows(np.arange(min(2, len(probe)))))
             epochs_before = 0
         else:
             net, seed, epochs_before = self.net_, self._seed, self.n_iter_
             self._agree_on_seed(X, seed, net.scaler, 0)
-            train_idx = valid = None
+            train_idx = None
             self._drop_stopping(net)
+        train = RowDataset(X, train_idx)
+        net.batch_size = resolve_batch_size(params, len(train))
+        net.max_epochs = 1 if incremental else self.max_iter
         records_before = len(net.history)
-        # Each call draws its noise and samples afresh, reproducibly (also
-        # after save and load, which keep n_iter_). torch's thread count
-        # follows the work of one step, for this call only (see _threads).
-        rows = min(self.batch_size, X.shape[0])
-        flops = step_flops(
-            net.module_, X.shape[1], rows, training=True, device=net.device
+        # Too little to tell a network from PCA with (or nothing to code):
+        # PCA's solution, untrained.
+        untrained = start is not None and (
+            params["n_components"] == 0 or (valid is not None and len(valid) < 10)
         )
-        with seeded(seed + epochs_before + 1, net.device), torch_threads(flops):
-            net.partial_fit(
-                RowDataset(X, train_idx), epochs=1 if incremental else self.max_iter
+        if untrained:
+            start.keep_pca(net)
+            self._say_untrained(params["n_components"], len(valid or ()))
+        else:
+            # torch's thread count follows the work of one training step, for
+            # the training (and PCA's test after it) of this call only (see
+            # _threads).
+            flops = step_flops(
+                net.module_,
+                X.shape[1],
+                min(net.batch_size, max(len(train), 1)),
+                training=True,
+                device=net.device,
             )
+            with torch_threads(flops):
+                if start is not None:
+                    start.start(net, valid)
+                # Each call shuffles, and draws its noise and samples, from
+                # generators seeded by the seed and the epochs before it:
+                # reproducible, also after save and load, which keep n_iter_.
+                net.partial_fit(train, epochs_trained=epochs_before)
         # The validation split is a view of X: drop it, so the fitted model
         # neither keeps X alive nor pickles it.
         net.train_split = None
 
-        history = net.history
-        losses = [float(v) for v in history[:, "train_loss"][records_before:]]
+        epochs = net.history[records_before:]  # (none when kept untrained)
+        units = loss_units(params, net.scaler)
+        losses = [float(units * epoch["train_loss"]) for epoch in epochs]
+        best_epoch = epochs_before + len(losses)
+        if valid is not None and not untrained:
+            best_epoch = dict(net.callbacks_)["early_stopping"].best_epoch_
+            with torch_threads(flops):
+                kept_pca = start is not None and not start.settle(net, valid)
+            if kept_pca:
+                best_epoch = 0
+                self._say_pca_kept(start.p_value_)
         if first_pass:
-            self._set_fitted(net, X.dtype, seed)
+            self._set_fitted(net, X.dtype, seed, params["n_components"])
             self.n_iter_ = 0
             self.loss_curve_ = []
             self.validation_loss_curve_ = (
-                None if valid is None else [float(v) for v in history[:, "valid_loss"]]
+                None
+                if valid is None
+                else [float(units * epoch["valid_loss"]) for epoch in epochs]
             )
         self.n_iter_ += len(losses)
+        self.best_epoch_ = int(best_epoch)
         self.loss_curve_ = [*self.loss_curve_, *losses]
+        self.explained_variance_fraction_ = (
+            None if incremental else self._explained_variance_fraction(X)
+        )
         return self
+
+    def _pca_start(self, params, n_train, n_features, pca, scaler):
+        """The :class:`~sklearn_ae._pca.PCAStart` for ``init``, or None."""
+        if not starts_at_pca(params):
+            return None
+        n_components = params["n_components"]
+        if n_components > min(n_train, n_features):
+            if self.init == "pca":
+                raise ValueError(
+                    f"n_components={n_components} must be between 0 and "
+                    f"min(n_samples, n_features)={min(n_train, n_features)} with "
+                    "init='pca' (counting the training rows only, without the "
+                    "validation part); use init='random' for a code wider than "
+                    "that."
+                )
+            return None  # init="auto": a code PCA cannot give starts at random
+        return PCAStart(pca, n_components, scaler)
+
+    def _say(self, message):
+        group = current_group()
+        if self.verbose and (group is None or group.rank == 0):
+            print(message, flush=True)
+
+    def _say_untrained(self, n_components, n_valid):
+        if n_components == 0:
+            self._say("An empty code (n_components=0): the model is the mean.")
+        else:
+            self._say(
+                f"Kept PCA's solution without training: {n_valid} validation "
+                "rows are too few to tell a network from it (10 are needed)."
+            )
+
+    def _say_pca_kept(self, p_value):
+        if p_value is None:
+            return  # no epoch beat PCA's solution: the log said so
+        self._say(
+            "Kept PCA's solution: the network's lower validation error is not "
+            f"significant (one-sided paired t-test, p = {p_value:.3g} >= "
+            f"{PCA_TEST_LEVEL})."
+        )
+
+    def _explained_variance_fraction(self, X):
+        """``1 - SSE / SST`` of the reconstructions of X, in one chunked pass."""
+        encode, decode = self._encoder(X.dtype), self._decoder(np.float64)
+        n, d = X.shape
+        sse, total, squares = 0.0, np.zeros(d), 0.0
+        with torch.inference_mode(), self._inference_threads(n):
+            for rows in iter_row_slices(n):
+                x = dense(X[rows]).astype(np.float64)
+                sse += float(np.square(x - decode(encode(x))).sum())
+                total += x.sum(axis=0)
+                squares += float(np.square(x).sum())
+        sst = squares - float(total @ total) / n
+        return 1.0 - sse / sst if sst > 0 else float(sse == 0)
 
     def _agree_on_seed(self, X, seed, scaler, n_valid):
         return agree_on_seed(
             X,
             seed,
             scaler,
-            batch_size=self.batch_size,
+            batch_size=resolve_batch_size(
+                self.get_params(deep=False), X.shape[0] - n_valid
+            ),
             n_valid=n_valid,
             device=resolve_device(self.device),
             verbose=self.verbose,
@@ -601,20 +900,15 @@ class AutoencoderTransformer(
             ]
             net.initialize_callbacks()
 
-    def _set_fitted(self, net, dtype, seed):
+    def _set_fitted(self, net, dtype, seed, n_components):
         self._fit_dtype = np.dtype(dtype)
         self._seed = seed
-        self.n_components_ = self.n_components
+        self.n_components_ = n_components
         self.mean_ = net.scaler.mean
         self.scale_ = net.scaler.scale
         self.net_ = net
         self.module_ = net.module_
         self.module_.eval()
-
-    def _forget_fit(self):
-        fitted = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
-        for name in fitted:
-            delattr(self, name)
 
     # ---------------------------------------------------------- persistence
 
@@ -625,6 +919,12 @@ class AutoencoderTransformer(
         optimizer state) in safetensors format and everything else
         (parameters, fitted attributes, library versions) in JSON. Load it
         with :meth:`load`.
+
+        The file is written next to ``path`` and renamed over it once
+        complete, so a failed save never leaves a truncated file. A file that
+        is replaced keeps its permission bits (a new one gets the usual
+        ``0o666`` less the umask), and a symbolic link is followed: its
+        target is replaced, the link stays.
 
         Parameters
         ----------
@@ -639,10 +939,12 @@ class AutoencoderTransformer(
         Raises
         ------
         TypeError
-            If a parameter cannot be stored as plain data: a class that is not
-            in ``torch.optim`` or ``sklearn_ae``. ``callbacks`` and a
-            ``RandomState`` instance are not saved (the loaded model has
-            ``None``), with a warning.
+            If a parameter cannot be stored as plain data, such as a class of
+            your own as ``architecture`` or ``optimizer``: only the built-in
+            modules and the optimizers named in ``optimizer``'s description
+            are saved, as :meth:`load` takes classes from that allow-list
+            only. ``callbacks`` and a ``RandomState`` instance are not saved
+            (the loaded model has ``None``), with a warning.
 
         See Also
         --------
@@ -679,6 +981,12 @@ class AutoencoderTransformer(
             "feature_names_in_": None if names is None else [str(n) for n in names],
             "n_components_": int(self.n_components_),
             "n_iter_": int(self.n_iter_),
+            "best_epoch_": int(self.best_epoch_),
+            "explained_variance_fraction_": (
+                None
+                if self.explained_variance_fraction_ is None
+                else float(self.explained_variance_fraction_)
+            ),
             "loss_curve_": [float(v) for v in self.loss_curve_],
             "validation_loss_curve_": (
                 None
@@ -693,10 +1001,17 @@ class AutoencoderTransformer(
     def load(cls, path, *, device=None):
         """Load a model written by :meth:`save`, without unpickling anything.
 
-        Only a zip archive with exactly the two members that ``save`` writes
-        is accepted; anything else (a pickle, a ``torch.save`` file, an
-        archive with extra or missing members, malformed JSON or weights of
-        the wrong shapes) is refused with a ``ValueError``. A version of
+        A file is treated as untrusted input. Only a zip archive with
+        exactly the two members that ``save`` writes, stored uncompressed, is
+        read, and everything in it is checked before it is used: the
+        parameters as ``fit`` checks them, the fitted values against their
+        meaning (a finite positive ``scale_``, widths that agree,
+        ``n_iter_ == len(loss_curve_)``), the size of the model the
+        parameters describe against the bytes in the file (before anything
+        is built), and every tensor's name, dtype, shape and finiteness
+        against that model and its optimizer. Classes are taken only from an
+        allow-list of built-in ones, and callbacks never. Anything else is
+        refused with a ``ValueError`` that says what is wrong. A version of
         sklearn_ae, torch, skorch or scikit-learn that differs from the one
         that saved the file gives a ``UserWarning``.
 
@@ -706,27 +1021,41 @@ class AutoencoderTransformer(
             A file written by :meth:`save`.
 
         device : str or None, default=None
-            Torch device to load onto. None uses the saved ``device``
-            parameter, or the CPU with a warning when that is a CUDA device
-            and CUDA is not available here.
+            Torch device to load onto (a ``ValueError`` if this machine does
+            not have it). None uses the saved ``device`` parameter, or the
+            CPU with a warning when this machine does not have that device.
 
         Returns
         -------
         estimator : AutoencoderTransformer
             The fitted estimator; ``transform`` gives the same numbers as the
-            saved one, and ``partial_fit`` continues with the saved optimizer
-            and shuffling state. The skorch history is not saved
+            saved one, and ``partial_fit`` continues as the saved one would
+            (the optimizer's state is saved, and each call's random draws
+            are seeded by ``n_iter_``). The skorch history is not saved
             (``loss_curve_`` is).
 
         See Also
         --------
         save : Write a model file.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).random((50, 6), dtype=np.float32)
+        >>> ae = AutoencoderTransformer(max_iter=2, random_state=0).fit(X)
+        >>> path = ae.save(os.path.join(tempfile.mkdtemp(), "ae.zip"))
+        >>> AutoencoderTransformer.load(path).transform(X).shape
+        (50, 2)
         """
         from ._persistence import load
 
         params, state, net = load(path, cls.__name__, device=device)
         estimator = cls(**params)
-        estimator._set_fitted(net, state.pop("dtype"), state.pop("seed"))
+        estimator._set_fitted(
+            net, state.pop("dtype"), state.pop("seed"), state.pop("n_components_")
+        )
         names = state.pop("feature_names_in_")
         if names is not None:
             estimator.feature_names_in_ = np.asarray(names, dtype=object)
@@ -761,6 +1090,20 @@ class AutoencoderTransformer(
         path : pathlib.Path
             The path written. The graph's input is named ``"X"`` and its
             output ``"codes"`` (encoder) or ``"X_reconstructed"`` (decoder).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import onnxruntime
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).random((50, 6), dtype=np.float32)
+        >>> ae = AutoencoderTransformer(max_iter=2, random_state=0).fit(X)
+        >>> path = ae.export_onnx(os.path.join(tempfile.mkdtemp(), "encoder.onnx"))
+        >>> session = onnxruntime.InferenceSession(str(path))
+        >>> (codes,) = session.run(None, {"X": X})
+        >>> bool(np.allclose(codes, ae.transform(X), atol=1e-4))
+        True
         """
         from ._onnx import export_onnx
 
@@ -773,6 +1116,7 @@ class AutoencoderTransformer(
             part=part,
             width=width,
             sigmoid=self.loss == "bce",
+            code_scale=self.scale_,
         )
 
     # -------------------------------------------------------------- pickle
@@ -862,13 +1206,25 @@ class AutoencoderTransformer(
         -------
         X_new : ndarray of shape (n_samples, n_components)
             The codes, of X's floating dtype (float64 for integer input).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> Z = ae.transform(X[:5])
+        >>> Z.shape, Z.dtype
+        ((5, 2), dtype('float32'))
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
-        encode = self._encoder(X.dtype)
+        encode, scale = self._encoder(X.dtype), self.scale_
         out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
+        # Codes in X's units (the module's times scale_): PCA's scores, when
+        # the model starts at or keeps PCA's solution.
         with self._inference_threads(X.shape[0]):
-            return map_rows(lambda x: encode(x).cpu().numpy(), X, out)
+            return map_rows(lambda x: encode(x).cpu().numpy() * scale, X, out)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space.
@@ -880,19 +1236,30 @@ class AutoencoderTransformer(
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
+        X_original : ndarray of shape (n_samples, `n_features_in_`)
             The reconstructions, of X's floating dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> ae.inverse_transform(ae.transform(X[:5])).shape
+        (5, 6)
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32])
+        # An empty code (n_components_=0) is a valid input: it decodes to the mean.
+        Z = check_array(X, dtype=[np.float64, np.float32], ensure_min_features=0)
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {self.__class__.__name__} is "
                 f"expecting {self.n_components_} features as input."
             )
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
+        decode, scale = self._decoder(Z.dtype), self.scale_
         with self._inference_threads(Z.shape[0]):
-            return map_rows(self._decoder(Z.dtype), Z, out)
+            return map_rows(lambda z: decode(z / scale), Z, out)
 
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each sample.
@@ -911,6 +1278,16 @@ class AutoencoderTransformer(
         -------
         scores : ndarray of shape (n_samples,)
             ``-mean((x - inverse_transform(transform(x))) ** 2)`` per sample.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> outlier = np.full((1, 6), 10.0, dtype=np.float32)
+        >>> bool(ae.score_samples(outlier)[0] < ae.score_samples(X).min())
+        True
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
@@ -940,6 +1317,15 @@ class AutoencoderTransformer(
         -------
         score : float
             The mean of :meth:`score_samples`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderTransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+        >>> bool(np.isclose(ae.score(X), ae.score_samples(X).mean()))
+        True
         """
         return float(np.mean(self.score_samples(X)))
 
@@ -962,7 +1348,7 @@ class AutoencoderTransformer(
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             The generated samples, of the floating dtype the model was fitted
             on.
 
@@ -988,8 +1374,24 @@ class AutoencoderTransformer(
                 f"n_samples must be a positive int; got {n_samples!r} instead."
             )
         rng = np.random.default_rng(seed_from(random_state))
-        Z = rng.standard_normal((n_samples, self.n_components_))
+        # The prior N(0, I) is on the module's codes; transform's are scale_
+        # times those.
+        Z = rng.standard_normal((n_samples, self.n_components_)) * self.scale_
         return self.inverse_transform(Z.astype(self._fit_dtype))
+
+    def __repr__(self, N_CHAR_MAX=700):
+        if not self.callbacks:
+            return super().__repr__(N_CHAR_MAX)
+        # A twin with readable callbacks: reprs depend on parameters only.
+        twin = type(self)(**_readable(self.get_params(deep=False)))
+        return BaseEstimator.__repr__(twin, N_CHAR_MAX)
+
+    def _get_params_html(self, deep=True, doc_link=""):
+        # The HTML repr's parameter table (scikit-learn >= 1.7), likewise.
+        params = super()._get_params_html(deep=deep, doc_link=doc_link)
+        if self.callbacks and "callbacks" in params:
+            params["callbacks"] = _readable(params)["callbacks"]
+        return params
 
     @property
     def _n_features_out(self):

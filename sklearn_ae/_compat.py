@@ -9,8 +9,12 @@ pytest), about a second at ``import sklearn_ae`` that a fit never needs.
 """
 
 from sklearn.base import _fit_context
+from sklearn.decomposition._pca import _infer_dimension as infer_dimension
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
+    InvalidParameterError,
+    RealNotInt,
     StrOptions,
     validate_parameter_constraints,
 )
@@ -21,9 +25,13 @@ except ImportError:  # scikit-learn < 1.6
     from sklearn_compat.utils.validation import validate_data
 
 __all__ = [
+    "HasMethods",
     "Interval",
+    "InvalidParameterError",
+    "RealNotInt",
     "StrOptions",
     "_fit_context",
+    "infer_dimension",
     "validate_data",
     "validate_parameter_constraints",
 ]

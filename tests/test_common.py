@@ -23,11 +23,17 @@ _SMALL = {"hidden_layer_sizes": (4,), "max_iter": 2, "random_state": 0}
 
 @parametrize_with_checks(
     [
+        # The defaults: on the checks' small data sets the model often keeps
+        # PCA's solution untrained (too few rows to validate a network).
         AutoencoderTransformer(max_iter=5, random_state=0),
+        # Trained from a random start, without early stopping.
+        AutoencoderTransformer(
+            init="random", early_stopping=False, max_iter=5, random_state=0
+        ),
         # The article's sparse model, a masking denoiser, a VAE, a user's
         # module and a user's VAE (see test_zoo.py for what each one does).
         AutoencoderTransformer(code_activation="relu", sparsity=1e-3, **_SMALL),
-        AutoencoderTransformer(noise=0.2, noise_type="mask", **_SMALL),
+        AutoencoderTransformer(noise=0.2, noise_type="mask", init="random", **_SMALL),
         AutoencoderTransformer(variational=True, **_SMALL),
         AutoencoderTransformer(
             architecture=TiedAutoencoder, max_iter=2, random_state=0

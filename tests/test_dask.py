@@ -38,7 +38,9 @@ def time_limit(seconds):
 def test_grid_search_on_a_local_cluster_of_two_processes(X_small):
     X = X_small[:200]
     search = GridSearchCV(
-        AutoencoderTransformer(hidden_layer_sizes=(8,), max_iter=2, random_state=0),
+        AutoencoderTransformer(
+            hidden_layer_sizes=(16,), learning_rate=1e-2, max_iter=2, random_state=0
+        ),
         {"n_components": [1, 12]},
         cv=2,
     )

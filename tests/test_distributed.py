@@ -26,7 +26,12 @@ pytestmark = pytest.mark.skipif(
 
 WORLD_SIZE = 2
 TIMEOUT = 120  # seconds for the whole group; a fit takes well under one
-BASE = {"n_components": 3, "hidden_layer_sizes": (8,), "learning_rate": 1e-2}
+BASE = {
+    "n_components": 3,
+    "hidden_layer_sizes": (8,),
+    "learning_rate": 1e-2,
+    "early_stopping": False,
+}
 
 # name -> (estimator parameters, rows of the data). 193 rows in batches of 64:
 # the last batch has 1 row, so process 1 has none in it; 199 rows: 7, split 4/3.

@@ -84,7 +84,7 @@ def test_partial_fit_after_fit_continues_it(X_small, early_stopping, fast):
             CountEpochs.epochs += 1
 
     ae = AutoencoderTransformer(
-        **fast, early_stopping=early_stopping, callbacks=[CountEpochs()]
+        **{**fast, "early_stopping": early_stopping}, callbacks=[CountEpochs()]
     )
     ae.fit(X_small)
     module, curve = ae.module_, list(ae.loss_curve_)

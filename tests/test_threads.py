@@ -119,6 +119,10 @@ def test_forward_flops_counts_weights_where_they_are_applied():
     lstm = LSTMAutoencoder(n_features=40, n_components=4, input_shape=(20, 2))
     n_params = sum(p.numel() for p in lstm.parameters())
     assert forward_flops(lstm, 40) > 10 * 2 * n_params  # at every time step
+    # An empty code (n_components=0, PCA's solution kept) costs its decoder's
+    # bias and nothing else.
+    empty = MLPAutoencoder(n_features=16, n_components=0, hidden_layer_sizes=())
+    assert forward_flops(empty, 16) == 2 * 16
 
 
 def test_a_users_module_is_not_called_for_the_estimate():

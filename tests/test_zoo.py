@@ -62,6 +62,9 @@ def test_sparsity_lowers_the_mean_code_activation(split):
         "code_activation": "relu",
         "loss": "bce",
         "max_iter": 20,
+        # The article's setting: a fixed number of epochs, batches of 64.
+        "early_stopping": False,
+        "batch_size": 64,
         "random_state": 0,
     }
     dense = AutoencoderTransformer(**params).fit(X_train)
@@ -96,6 +99,8 @@ def test_conv_model_reconstructs_images(split):
         loss="bce",
         learning_rate=3e-3,
         max_iter=20,
+        early_stopping=False,
+        batch_size=64,
         random_state=0,
     ).fit(X_train)
     assert isinstance(conv.module_, ConvAutoencoder)
@@ -234,11 +239,11 @@ def test_custom_module_receives_the_protocols_arguments(split):
     pca = PCA(4).fit(X_train)
     pca_error = mse(X_test, pca.inverse_transform(pca.transform(X_test)))
     assert -ae.score(X_test) < 1.1 * pca_error
-    # transform is the module's encode on the scaled rows.
+    # transform is the module's encode on the scaled rows, in X's units.
     scaled = (X_test.astype(np.float64) - ae.mean_) / ae.scale_
     with torch.no_grad():
         expected = ae.module_.encode(torch.from_numpy(scaled).float()).numpy()
-    assert_allclose(ae.transform(X_test), expected, rtol=1e-4, atol=1e-4)
+    assert_allclose(ae.transform(X_test), expected * ae.scale_, rtol=1e-4, atol=1e-5)
 
     images = AutoencoderTransformer(
         2, architecture=TiedAutoencoder, input_shape=(1, 8, 8), max_iter=1
@@ -338,8 +343,14 @@ class TrainingTargets(Callback):
 
 
 def _recorded(ae):
-    """What the recording module encoded: (training inputs, other inputs)."""
-    seen = ae.module_.seen
+    """What the recording module encoded: (training inputs, other inputs).
+
+    Leaves out the first call, ``fit``'s check of a custom module's shapes on
+    two rows, in eval mode, before training, and the last, ``fit``'s pass
+    over all of X for ``explained_variance_fraction_``.
+    """
+    (probing, probe), *seen, (evaluating, _) = ae.module_.seen
+    assert not probing and len(probe) == 2 and not evaluating
     return [x for t, x in seen if t], [x for t, x in seen if not t]
 
 
@@ -574,7 +585,7 @@ def test_contradictory_configurations_are_errors_at_fit(X_small, params, message
         ({"variational": True}, {"code_activation": "relu"}),
         ({}, {"beta": 4.0}),
         ({}, {"noise_type": "mask"}),
-        ({}, {"validation_fraction": 0.5}),
+        ({"early_stopping": False}, {"validation_fraction": 0.5}),
     ],
 )
 def test_parameters_that_do_not_apply_are_ignored(X_small, base, unused):

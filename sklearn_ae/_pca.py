@@ -1,0 +1,252 @@
+"""PCA of the training data, streamed, and PCA as the network's start and rival.
+
+:class:`RowPCA` gives the spectrum behind ``n_components`` given as a fraction
+or ``"mle"`` and the principal axes behind ``init="pca"``. The sums behind the
+covariance matrix are accumulated over row chunks in float64 (a memory map, a
+sparse matrix or a dask array is never densified whole), for the training and
+the validation rows separately, so one pass gives the PCA of either part and
+of all rows; ``numpy.linalg.eigh`` then decomposes it (scikit-learn's
+``svd_solver="covariance_eigh"``, the same spectrum and axes as a full SVD).
+Every process of a data-parallel fit computes the same numbers from the same
+X. For more than ``MAX_COVARIANCE_FEATURES`` features the d x d matrix would
+be too large, and an SVD of the centred rows is used instead (randomized for a
+few axes), which needs those rows in memory.
+
+:class:`PCAStart` is ``init="pca"``: the network starts at PCA's solution, and
+with early stopping PCA stays in the race (see ``AutoencoderTransformer``'s
+Notes and ``benchmarks/pca_parity.md`` for the measurements behind each rule).
+"""
+
+import numpy as np
+from sklearn.utils.extmath import randomized_svd, svd_flip
+
+from ._compat import infer_dimension
+from ._data import dense, iter_row_slices
+from ._modules import init_from_pca
+
+__all__ = [
+    "MAX_COVARIANCE_FEATURES",
+    "PCA_TEST_LEVEL",
+    "PCAStart",
+    "RowPCA",
+    "resolve_n_components",
+]
+
+# 4096 x 4096 float64 is 128 MiB.
+MAX_COVARIANCE_FEATURES = 4096
+
+# The trained network replaces PCA's solution only if its per-row validation
+# errors are lower by a one-sided paired t-test at this level: at 5% the study
+# kept fits that were worse than PCA on test rows (diabetes 1.03x), at 1% none.
+PCA_TEST_LEVEL = 0.01
+
+
+class _Fit:
+    """One PCA: ``mean`` (n_features,), ``variances`` (descending, or None when
+    only a few axes of wide data were computed) and ``axes`` (as rows)."""
+
+    def __init__(self, mean, variances, axes):
+        self.mean = mean
+        self.variances = variances
+        self.axes = axes
+
+
+def _flip(axes):
+    """Deterministic signs, as scikit-learn's PCA: each axis's largest entry > 0."""
+    _, axes = svd_flip(np.zeros((1, axes.shape[0])), axes, u_based_decision=False)
+    return axes
+
+
+def _chunks(X, rows):
+    if rows is None:
+        for part in iter_row_slices(X.shape[0]):
+            yield dense(X[part])
+    else:
+        for part in iter_row_slices(len(rows)):
+            yield dense(X[rows[part]])
+
+
+def _sums(X, rows, shift):
+    """``(n, sum, cross-products)`` of ``X[rows] - shift`` in float64."""
+    d = X.shape[1]
+    n, total, cross = 0, np.zeros(d), np.zeros((d, d))
+    for chunk in _chunks(X, rows):
+        centred = chunk.astype(np.float64) - shift
+        n += len(centred)
+        total += centred.sum(axis=0)
+        cross += centred.T @ centred
+    return n, total, cross
+
+
+class RowPCA:
+    """PCA of the rows of X: of all of them, or of the training part.
+
+    Parameters
+    ----------
+    X : ndarray, np.memmap, sparse CSR matrix or lazy rows
+        The data, of shape (n_samples, n_features).
+
+    shift : ndarray of shape (n_features,) or None
+        A value close to the mean (e.g. the scaler's), subtracted before the
+        sums for their precision; None computes the mean first.
+
+    train, valid : ndarray of int or None
+        The training and validation rows; None and None for all rows.
+    """
+
+    def __init__(self, X, shift=None, train=None, valid=None):
+        self.X = X
+        self.shift = shift
+        self.train = train
+        self.valid = valid
+        self._moments = None
+
+    def _parts(self):
+        if self._moments is None:
+            X = self.X
+            if self.shift is None:
+                total = np.zeros(X.shape[1])
+                for chunk in _chunks(X, None):
+                    total += chunk.sum(axis=0, dtype=np.float64)
+                self.shift = total / X.shape[0]
+            parts = [_sums(X, self.train, self.shift)]
+            if self.valid is not None:
+                parts.append(_sums(X, self.valid, self.shift))
+            self._moments = parts
+        return self._moments
+
+    def fit(self, rows="all", n_axes=0):
+        """The PCA of ``rows`` ("all" or "train"), with its first ``n_axes`` axes."""
+        d = self.X.shape[1]
+        if d > MAX_COVARIANCE_FEATURES:
+            return self._fit_wide(rows, n_axes)
+        parts = self._parts()
+        if rows == "train" or len(parts) == 1:
+            n, total, cross = parts[0]
+        else:
+            n, total, cross = (a + b for a, b in zip(*parts, strict=True))
+        mean = self.shift + total / n
+        cov = (cross - np.outer(total, total) / n) / max(n - 1, 1)
+        variances, vectors = np.linalg.eigh(cov)
+        order = np.argsort(variances)[::-1][: min(n, d)]
+        variances = np.clip(variances[order], 0, None)
+        return _Fit(mean, variances, _flip(vectors[:, order[:n_axes]].T))
+
+    def _fit_wide(self, rows, n_axes):
+        index = self.train if rows == "train" else None
+        data = dense(self.X[:] if index is None else self.X[index])
+        data = data.astype(np.float64)
+        mean = data.mean(axis=0)
+        data -= mean
+        n, d = data.shape
+        if n_axes and n_axes < 0.8 * min(n, d):
+            _, _, axes = randomized_svd(data, n_axes, random_state=0)
+            return _Fit(mean, None, _flip(axes))
+        _, singular, axes = np.linalg.svd(data, full_matrices=False)
+        return _Fit(mean, singular**2 / max(n - 1, 1), _flip(axes[:n_axes]))
+
+
+def resolve_n_components(n_components, shape, pca=None):
+    """The number of components that ``n_components`` means, as PCA does.
+
+    ``None`` is ``min(n_samples, n_features)``; an int is itself (it may exceed
+    the number of features: an autoencoder may be overcomplete); a float in
+    (0, 1) is the fewest principal components whose cumulated explained
+    variance exceeds it; ``"mle"`` is Minka's choice (PCA's
+    ``n_components="mle"``), which needs ``n_samples >= n_features``. The
+    last two need ``pca``, a :class:`RowPCA` of the data.
+    """
+    n, d = shape
+    if n_components is None:
+        return min(n, d)
+    if isinstance(n_components, (int, np.integer)):
+        return int(n_components)
+    if n_components == "mle" and n < d:
+        raise ValueError(
+            "n_components='mle' is only supported if n_samples >= n_features"
+        )
+    variances = pca.fit("all").variances
+    if n_components == "mle":
+        return int(infer_dimension(variances, n))
+    ratios = np.cumsum(variances) / max(variances.sum(), np.finfo(float).tiny)
+    # As PCA: the first count whose ratio exceeds the fraction (side="right").
+    needed = np.searchsorted(ratios, n_components, side="right") + 1
+    return int(min(needed, len(ratios)))
+
+
+class PCAStart:
+    """``init="pca"``: the network starts at PCA's solution, which stays a rival.
+
+    1. The network starts as the PCA of the training rows (its linear maps
+       PCA's, its nonlinear corrections zero): :meth:`start`.
+    2. With early stopping, that start is "epoch 0": its validation error is
+       the score to beat, and its weights are restored if no epoch beats it
+       (:meth:`start` primes the stopping rule).
+    3. A trained network that does beat it replaces it only if its per-row
+       validation errors are lower by a one-sided paired t-test at
+       ``PCA_TEST_LEVEL``; otherwise, or when the start won, the PCA of all
+       rows is put back, so that the model is ``PCA(k).fit(X)``
+       (:meth:`settle`).
+
+    Parameters
+    ----------
+    pca : RowPCA
+        The PCA of the data, with the training and validation rows.
+
+    n_components : int
+        The code's width.
+
+    scaler : InputScaler
+        The map into module space (centred, divided by ``scale``).
+    """
+
+    def __init__(self, pca, n_components, scaler):
+        self.pca = pca
+        self.n_components = n_components
+        self.scaler = scaler
+        self.p_value_ = None
+
+    def _apply(self, module, rows):
+        fit = self.pca.fit(rows, self.n_components)
+        mean = (fit.mean - self.scaler.mean) / self.scaler.scale
+        init_from_pca(module, fit.axes, mean)
+
+    def start(self, net, valid=None):
+        """Set the module to the training rows' PCA; prime the stopping rule."""
+        self._apply(net.module_, "train")
+        self.errors_ = None
+        if valid is not None:
+            self.errors_ = net.row_errors(valid)
+            stopper = dict(net.callbacks_)["early_stopping"]
+            stopper.begin_at(self.errors_.mean(), net.module_.state_dict())
+
+    def keep_pca(self, net):
+        """Put the PCA of all rows in the module: the model is then PCA's."""
+        self._apply(net.module_, "all")
+
+    def settle(self, net, valid):
+        """After training: keep the network, or PCA's solution.
+
+        Returns
+        -------
+        kept_network : bool
+        """
+        stopper = dict(net.callbacks_)["early_stopping"]
+        if stopper.best_epoch_ == 0:
+            self.keep_pca(net)
+            return False
+        gain = self.errors_ - net.row_errors(valid)
+        self.p_value_ = _one_sided_p(gain)
+        if self.p_value_ < PCA_TEST_LEVEL:
+            return True
+        self.keep_pca(net)
+        return False
+
+
+def _one_sided_p(gain):
+    """p-value of a paired t-test that the mean gain is above zero."""
+    from scipy import stats
+
+    if not np.any(gain):
+        return 1.0
+    return float(stats.ttest_1samp(gain, 0.0, alternative="greater").pvalue)

@@ -1,0 +1,608 @@
+"""sklearn_ae.compare: metrics equal scikit-learn's, every reducer kind, failures,
+bad input, and the command line end to end."""
+
+import copy
+import runpy
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA, KernelPCA, TruncatedSVD
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.manifold import TSNE, Isomap, trustworthiness
+from sklearn.metrics import mean_squared_error
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from sklearn_ae import AutoencoderTransformer, compare
+from sklearn_ae.compare import METRICS, ComparisonDetails, main
+
+pd = pytest.importorskip("pandas")
+
+N_NEIGHBORS = 5
+TIMES = ["fit_time", "transform_time"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # t-SNE's OpenMP threads spin badly on a busy machine
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def data(digits):
+    X, y = digits
+    return X[:300], y[:300]
+
+
+def _small_ae(**params):
+    return AutoencoderTransformer(
+        n_components=4, hidden_layer_sizes=(16,), max_iter=3, **params
+    )
+
+
+REDUCERS = {
+    "PCA": PCA(4),
+    "KernelPCA": KernelPCA(4, kernel="rbf", fit_inverse_transform=True),
+    # ARPACK (Isomap's default here) starts from the global RNG: "dense" is exact
+    "Isomap": Isomap(n_components=3, eigen_solver="dense"),
+    "TruncatedSVD": TruncatedSVD(2),
+    "TSNE": TSNE(perplexity=10, init="pca"),
+    "AE": _small_ae(),
+    "scaled PCA": make_pipeline(StandardScaler(), PCA(4)),
+}
+
+
+@pytest.fixture(scope="module")
+def result(data):
+    X, y = data
+    with threadpool_limits(1):
+        return compare(REDUCERS, X, y, random_state=0)
+
+
+def _split(X, y, random_state=0, test_size=0.2):
+    return train_test_split(
+        np.arange(len(X)), test_size=test_size, random_state=random_state, stratify=y
+    )
+
+
+def test_metrics_equal_scikit_learns_own(result, data):
+    X, y = data
+    details = result.attrs["details"]
+    train, test = _split(X, y)
+    np.testing.assert_array_equal(details.train_index, train)
+    np.testing.assert_array_equal(details.test_index, test)
+    # PCA is deterministic: an independent refit on the same (float32) rows
+    pca = PCA(4).fit(X[train])
+    Z_train, Z_test = pca.transform(X[train]), pca.transform(X[test])
+    X_test = X[test].astype(np.float64)
+    row = result.loc["PCA"]
+    assert row["n_components"] == 4
+    assert row["reconstruction_mse"] == pytest.approx(
+        mean_squared_error(X_test, pca.inverse_transform(Z_test)), rel=1e-6
+    )
+    assert row["trustworthiness"] == pytest.approx(
+        trustworthiness(X_test, Z_test, n_neighbors=N_NEIGHBORS), rel=1e-6
+    )
+    assert row["continuity"] == pytest.approx(
+        trustworthiness(Z_test, X_test, n_neighbors=N_NEIGHBORS), rel=1e-6
+    )
+    knn = KNeighborsClassifier(n_neighbors=N_NEIGHBORS).fit(Z_train, y[train])
+    assert row["knn_accuracy"] == pytest.approx(knn.score(Z_test, y[test]))
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    probe.fit(Z_train, y[train])
+    assert row["probe_accuracy"] == pytest.approx(probe.score(Z_test, y[test]))
+    # 4-D codes are drawn by t-SNE; the view is scored like the codes
+    view = details.views["PCA"]
+    assert row["view"] == "t-SNE of codes" and view.shape == (len(test), 2)
+    assert row["view_trustworthiness"] == pytest.approx(
+        trustworthiness(X_test, view, n_neighbors=N_NEIGHBORS)
+    )
+    np.testing.assert_array_equal(details.codes["PCA"], Z_test)
+
+
+def test_every_reducer_kind(result, data):
+    X, _ = data
+    details = result.attrs["details"]
+    n_test = len(details.test_index)
+    assert list(result.index) == list(REDUCERS)
+    assert (result["error"] == "").all()
+    scores = ["trustworthiness", "continuity", "view_trustworthiness"]
+    assert result[scores].apply(lambda c: c.between(0.5, 1.0)).all().all()
+    assert dict(result["n_components"]) == {
+        "PCA": 4,
+        "KernelPCA": 4,
+        "Isomap": 3,
+        "TruncatedSVD": 2,
+        "TSNE": 2,
+        "AE": 4,
+        "scaled PCA": 4,
+    }
+    # reconstruction where inverse_transform exists, NaN and a note elsewhere
+    has_inverse = ["PCA", "KernelPCA", "TruncatedSVD", "AE", "scaled PCA"]
+    assert result.loc[has_inverse, "reconstruction_mse"].between(0, 0.2).all()
+    for name in has_inverse:
+        assert details.reconstructions[name].shape == (n_test, X.shape[1])
+    assert np.isnan(result.loc["Isomap", "reconstruction_mse"])
+    assert result.loc["Isomap", "note"] == "no inverse_transform"
+    # t-SNE has no transform: embedded on the held-out rows, no supervised scores
+    tsne = result.loc["TSNE"]
+    assert tsne[["reconstruction_mse", "knn_accuracy", "probe_accuracy"]].isna().all()
+    assert np.isnan(tsne["transform_time"]) and tsne["fit_time"] > 0
+    assert tsne["note"].startswith("no transform: fitted on the held-out rows")
+    assert tsne["view"] == "codes"
+    assert tsne["view_trustworthiness"] == tsne["trustworthiness"]
+    others = result.drop(index="TSNE")
+    assert others[["knn_accuracy", "probe_accuracy"]].gt(0.2).all().all()  # 10 classes
+    # 2-component codes are their own view; more get t-SNE
+    assert result.loc["TruncatedSVD", "view"] == "codes"
+    np.testing.assert_array_equal(
+        details.views["TruncatedSVD"], details.codes["TruncatedSVD"]
+    )
+    assert result.loc["Isomap", "view"] == "t-SNE of codes"
+    # the fitted clones are kept; the given reducers are left unfitted
+    assert details.estimators["AE"].n_components_ == 4
+    assert not hasattr(REDUCERS["AE"], "n_components_")
+    assert details.estimators["scaled PCA"][-1].n_components_ == 4
+
+
+def test_reproducible_with_random_state(result, data):
+    X, y = data
+    again = compare(REDUCERS, X, y, random_state=0)
+    pd.testing.assert_frame_equal(result.drop(columns=TIMES), again.drop(columns=TIMES))
+    # random_state reaches every unset seed, nested ones too; set ones are kept
+    reducers = {
+        "AE": _small_ae(),
+        "seeded AE": _small_ae(random_state=7),
+        "pipe": make_pipeline(StandardScaler(), PCA(2, svd_solver="randomized")),
+    }
+    other = compare(reducers, X, y, random_state=3, metrics=["trustworthiness"])
+    estimators = other.attrs["details"].estimators
+    assert estimators["AE"].random_state == 3
+    assert estimators["seeded AE"].random_state == 7
+    assert estimators["pipe"].get_params()["pca__random_state"] == 3
+    # another seed, another split
+    assert not np.array_equal(
+        other.attrs["details"].test_index, result.attrs["details"].test_index
+    )
+
+
+def test_regression_target(data):
+    X, y = data
+    y = y + np.linspace(0, 0.5, len(y))  # continuous
+    result = compare({"PCA": PCA(3)}, X, y, random_state=0, view=None)
+    details = result.attrs["details"]
+    assert details.task == "regression"
+    assert "knn_accuracy" not in result and "view" not in result
+    train, test = train_test_split(np.arange(len(X)), test_size=0.2, random_state=0)
+    np.testing.assert_array_equal(details.test_index, test)  # not stratified
+    pca = PCA(3).fit(X[train])
+    Z_train, Z_test = pca.transform(X[train]), pca.transform(X[test])
+    knn = KNeighborsRegressor(n_neighbors=N_NEIGHBORS).fit(Z_train, y[train])
+    probe = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(Z_train, y[train])
+    assert result.loc["PCA", "knn_r2"] == pytest.approx(knn.score(Z_test, y[test]))
+    assert result.loc["PCA", "probe_r2"] == pytest.approx(probe.score(Z_test, y[test]))
+    # an integer count can be scored as a regression too
+    counts = np.arange(len(X)) % 40
+    assert compare({"PCA": PCA(2)}, X, counts).attrs["details"].task == (
+        "classification"
+    )
+    forced = compare({"PCA": PCA(2)}, X, counts, task="regression")
+    assert "knn_r2" in forced
+
+
+def test_sparse_input_gives_the_dense_results(data):
+    X, y = data
+    reducers = {"SVD": TruncatedSVD(3, algorithm="arpack")}
+    dense = compare(reducers, X, y, random_state=0, view=None)
+    sparse = compare(reducers, sp.csr_matrix(X), y, random_state=0, view=None)
+    pd.testing.assert_frame_equal(
+        dense.drop(columns=TIMES), sparse.drop(columns=TIMES), rtol=1e-5
+    )
+
+
+def test_without_y_and_a_metric_subset(data):
+    X, _ = data
+    result = compare({"PCA": PCA(2)}, X, metrics=["continuity"], random_state=0)
+    assert list(result.columns) == [
+        "n_components",
+        "continuity",
+        *TIMES,
+        "note",
+        "error",
+    ]
+    assert result.attrs["details"].task is None
+    assert set(METRICS) >= {"knn", "linear_probe", "reconstruction"}
+
+
+class _Broken(PCA):
+    def fit(self, X, y=None):
+        raise RuntimeError("out of luck")
+
+
+def test_a_failing_reducer_is_reported_and_the_others_kept(data):
+    X, y = data
+    reducers = {"PCA": PCA(2), "broken": _Broken(2), "too wide": PCA(500)}
+    with pytest.warns(UserWarning, match="failed, its row is incomplete") as record:
+        result = compare(reducers, X, y, random_state=0)
+    assert [str(w.message).split(" failed")[0] for w in record] == [
+        "Reducer 'broken'",
+        "Reducer 'too wide'",
+    ]
+    assert result.loc["broken", "error"] == "RuntimeError: out of luck"
+    assert result.loc["too wide", "error"].startswith("ValueError: n_components=500")
+    assert result.loc["PCA", "error"] == ""
+    assert result.loc["PCA", ["trustworthiness", "knn_accuracy"]].notna().all()
+    failed = result.loc[["broken", "too wide"]].drop(columns=["view", "note", "error"])
+    assert failed.isna().all().all()
+    assert result.attrs["details"].estimators["broken"] is None
+
+
+def test_non_finite_codes_are_an_error(data):
+    class NaNCodes(PCA):
+        def transform(self, X):
+            return np.full((len(X), 2), np.nan)
+
+    with pytest.warns(UserWarning, match="NaN or infinite"):
+        result = compare({"nan": NaNCodes(2)}, data[0], random_state=0)
+    assert "finite" in result.loc["nan", "error"]
+
+
+def test_costly_umap_inverse_transform_is_skipped(data):
+    class UMAP(PCA):  # stands in for umap.UMAP: the rule goes by class name
+        pass
+
+    result = compare(
+        {"UMAP(5)": UMAP(5), "UMAP(4)": make_pipeline(UMAP(4))},
+        data[0],
+        random_state=0,
+        view=None,
+    )
+    assert np.isnan(result.loc["UMAP(5)", "reconstruction_mse"])
+    assert "UMAP.inverse_transform skipped above 4" in result.loc["UMAP(5)", "note"]
+    assert result.loc["UMAP(4)", "reconstruction_mse"] > 0
+
+
+def test_bad_input_messages(data):
+    X, y = data
+    frame = pd.DataFrame({"name": ["a", "b"] * 20, "label": [0, 1] * 20})
+    with pytest.raises(ValueError, match="reducers is empty"):
+        compare({}, X, y)
+    with pytest.raises(TypeError, match="must be a dict"):
+        compare([PCA(2)], X, y)
+    with pytest.raises(ValueError, match=r"no numeric column \(its columns: name\)"):
+        compare({"PCA": PCA(2)}, frame.drop(columns="label"))
+    with pytest.raises(ValueError, match=r"non-numeric columns \(name\)"):
+        compare({"PCA": PCA(2)}, frame.assign(x=1.0), "label")
+    with pytest.raises(ValueError, match="Target column 'target' is not in X; its"):
+        compare({"PCA": PCA(2)}, frame, "target")
+    with pytest.raises(ValueError, match="Unknown metrics"):
+        compare({"PCA": PCA(2)}, X, y, metrics=["accuracy"])
+    with pytest.raises(ValueError, match="need y"):
+        compare({"PCA": PCA(2)}, X, metrics=["knn"])
+    with pytest.raises(ValueError, match="X has 300 rows but y has 299"):
+        compare({"PCA": PCA(2)}, X, y[:-1])
+    with pytest.raises(ValueError, match="held-out part has 10 rows"):
+        compare({"PCA": PCA(2)}, X, y, test_size=10)
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        compare({"PCA": PCA(2)}, X, np.c_[y, y])
+    with pytest.raises(ValueError, match=r"type_of_target\(y\) is 'unknown'"):
+        compare({"PCA": PCA(2)}, X, np.array([{"a": 1}] * len(X)))
+    with pytest.raises(ValueError, match="y has 30 missing values"):
+        compare({"PCA": PCA(2)}, X, np.where(y > 8, np.nan, y))
+    labels = y.astype(str).astype(object)
+    labels[y > 8] = np.nan  # as pandas reads an empty cell of a text column
+    with pytest.raises(ValueError, match="y has 30 missing values"):
+        compare({"PCA": PCA(2)}, X, labels)
+
+
+def test_dataframe_target_column_and_preprocessor():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=120),
+            "b": rng.normal(size=120) * 10,
+            "colour": rng.choice(["red", "green", "blue"], 120),
+            "label": np.arange(120) % 2,
+        }
+    )
+    preprocessor = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["a", "b"]),
+            ("cat", OneHotEncoder(sparse_output=False), ["colour"]),
+        ]
+    )
+    result = compare(
+        {"PCA": PCA(2)}, frame, "label", preprocessor=preprocessor, random_state=0
+    )
+    details = result.attrs["details"]
+    assert details.task == "classification"
+    # a clone fitted on the training rows only
+    scaler = details.preprocessor.named_transformers_["num"]
+    training = frame.iloc[details.train_index]
+    np.testing.assert_allclose(scaler.mean_, training[["a", "b"]].mean())
+    assert not hasattr(preprocessor, "transformers_")
+    assert details.reconstructions["PCA"].shape == (24, 5)  # 2 scaled + 3 one-hot
+    # the metrics live in the preprocessor's space, fitted on the training rows
+    X_test = details.preprocessor.transform(frame.iloc[details.test_index])
+    assert result.loc["PCA", "trustworthiness"] == pytest.approx(
+        trustworthiness(X_test, details.codes["PCA"], n_neighbors=N_NEIGHBORS)
+    )
+
+
+def test_details_are_shared_not_copied(result):
+    details = result.attrs["details"]
+    assert isinstance(details, ComparisonDetails)
+    assert result.round(3).attrs["details"] is details
+    assert result[["trustworthiness"]].attrs["details"] is details
+    assert copy.deepcopy(details) is details
+    assert "n_test=60" in repr(details)
+
+
+def test_n_jobs_gives_the_same_metrics(data):
+    from joblib import parallel_backend
+
+    X, y = data
+    reducers = {"PCA": PCA(3), "Isomap": Isomap(n_components=2)}
+    sequential = compare(reducers, X, y, random_state=0, view=None)
+    with parallel_backend("threading"):
+        parallel = compare(reducers, X, y, random_state=0, view=None, n_jobs=2)
+    pd.testing.assert_frame_equal(
+        sequential.drop(columns=TIMES), parallel.drop(columns=TIMES)
+    )
+
+
+def test_umap_when_installed(data):
+    umap = pytest.importorskip("umap")
+    X, y = data
+    reducer = umap.UMAP(n_components=2, n_neighbors=10, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # numba / umap chatter
+        result = compare({"UMAP": reducer}, X, y, random_state=0)
+    row = result.loc["UMAP"]
+    assert row["error"] == ""
+    assert row[["trustworthiness", "continuity", "knn_accuracy"]].gt(0.6).all()
+    assert row["reconstruction_mse"] > 0
+    assert result.attrs["details"].estimators["UMAP"].random_state == 0
+
+
+# -- plot_comparison ---------------------------------------------------------
+
+
+def test_plot_comparison(result, data):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_ae.plotting import plot_comparison
+
+    X, y = data
+    try:
+        figures = plot_comparison(result, X, y, image_shape=(8, 8), n_images=6)
+        assert list(figures) == ["views", "metrics", "reconstructions"]
+        views = figures["views"].axes
+        assert [ax.get_title().split(" (")[0] for ax in views] == [
+            "PCA -> t-SNE",
+            "KernelPCA -> t-SNE",
+            "Isomap -> t-SNE",
+            "TruncatedSVD",
+            "TSNE",
+            "AE -> t-SNE",
+            "scaled PCA -> t-SNE",
+        ]
+        assert sum(len(c.get_offsets()) for c in views[0].collections) == 60
+        metrics = {ax.get_title(): ax for ax in figures["metrics"].axes}
+        assert list(metrics)[:3] == [
+            "reconstruction_mse",
+            "trustworthiness",
+            "continuity",
+        ]
+        bars = [patch.get_width() for patch in metrics["knn_accuracy"].patches]
+        np.testing.assert_allclose(bars, result["knn_accuracy"].fillna(0.0))
+        labels = [text.get_text() for text in metrics["knn_accuracy"].texts]
+        assert labels == [" n/a"]  # t-SNE has no kNN score
+        # originals (held-out rows) over 5 reducers' reconstructions
+        images = [im for ax in figures["reconstructions"].axes for im in ax.images]
+        assert len(images) == 6 * 6
+        first = X[result.attrs["details"].test_index[0]].reshape(8, 8)
+        np.testing.assert_allclose(images[0].get_array(), first)
+        # without image_shape or X: no reconstructions; a plain table is refused
+        assert "reconstructions" not in plot_comparison(result, None, y)
+        assert "reconstructions" not in plot_comparison(result, X, y)
+        with pytest.raises(ValueError, match="attrs"):
+            plot_comparison(result.copy().rename(columns=str).pipe(_no_attrs))
+    finally:
+        plt.close("all")
+
+
+def _no_attrs(frame):
+    frame.attrs = {}
+    return frame
+
+
+# -- the command line --------------------------------------------------------
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.iloc[:150].copy()
+    frame["colour"] = np.random.default_rng(0).choice(["red", "white"], len(frame))
+    frame.loc[3, "alcohol"] = np.nan  # imputed
+    frame.loc[5, "target"] = np.nan  # dropped
+    path = tmp_path / "wine.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_command_line_end_to_end(csv_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "umap", None)  # as if umap-learn were absent
+    output_dir = tmp_path / "out"
+    result, written = main(
+        [
+            str(csv_file),
+            "--target",
+            "target",
+            "--n-components",
+            "3",
+            "--methods",
+            "pca,ae,umap,tsne",
+            "--epochs",
+            "2",
+            "--output-dir",
+            str(output_dir),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "Skipped umap: umap-learn is not installed" in out
+    assert "Dropped 1 rows without a 'target'." in out
+    assert "13 numeric columns (standardised), 1 categorical (one-hot)" in out
+    assert [path.name for path in written] == [
+        "results.csv",
+        "results.md",
+        "views.png",
+        "metrics.png",
+    ]
+    assert all(path.stat().st_size > 0 for path in written)
+    table = pd.read_csv(output_dir / "results.csv", index_col="reducer")
+    assert list(table.index) == ["pca", "ae", "tsne"]
+    assert table.loc["pca", "n_components"] == 3
+    assert table.loc["pca", "knn_accuracy"] == pytest.approx(
+        result.loc["pca", "knn_accuracy"]
+    )
+    markdown = (output_dir / "results.md").read_text()
+    assert markdown.startswith("Data: wine.csv, 149 rows: 119 to fit, 30 held out")
+    assert "| reducer | n_components | reconstruction_mse |" in markdown
+    assert "| pca | 3 |" in markdown
+    assert "- tsne (note): no transform" in markdown
+    # 15 features after preprocessing: 13 standardised numbers (on the training
+    # rows), 2 one-hot colours
+    details = result.attrs["details"]
+    assert details.reconstructions["pca"].shape == (30, 15)
+    frame = pd.read_csv(csv_file).dropna(subset=["target"])
+    training = details.preprocessor.transform(
+        frame.drop(columns="target").iloc[details.train_index]
+    )
+    np.testing.assert_allclose(training[:, :13].mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(training[:, :13].std(axis=0), 1.0, rtol=1e-12)
+    assert set(np.unique(training[:, 13:])) == {0.0, 1.0}
+
+
+def test_command_line_images(tmp_path, digits):
+    X, y = digits
+    frame = pd.DataFrame(X[:100], columns=[f"p{i}" for i in range(64)])
+    frame["digit"] = y[:100]
+    path = tmp_path / "digits.csv"
+    frame.to_csv(path, index=False)
+    result, written = main(
+        [
+            str(path),
+            "--target",
+            "digit",
+            "--methods",
+            "pca",
+            "--no-standardize",
+            "--image-shape",
+            "8x8",
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
+    assert "reconstructions.png" in [p.name for p in written]
+    # --no-standardize: the pixels are compared as they are
+    preprocessor = result.attrs["details"].preprocessor
+    np.testing.assert_array_equal(
+        preprocessor.transform(frame.drop(columns="digit")), X[:100]
+    )
+
+
+def test_command_line_reads_parquet(csv_file, tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "wine.parquet"
+    pd.read_csv(csv_file).to_parquet(path)
+    result, _ = main(
+        [
+            str(path),
+            "--target",
+            "target",
+            "--methods",
+            "pca",
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
+    from_csv, _ = main(
+        [
+            str(csv_file),
+            "--target",
+            "target",
+            "--methods",
+            "pca",
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
+    pd.testing.assert_frame_equal(
+        result.drop(columns=TIMES), from_csv.drop(columns=TIMES)
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["missing.csv"], "missing.csv: no such file"),
+        (["{csv}", "--target", "label"], "target column 'label' is not in wine.csv"),
+        (["{csv}", "--methods", "pca,magic"], "unknown methods ['magic']"),
+        (["{text}"], "text.csv has no numeric column"),
+        (["{csv}", "--image-shape", "8by8"], "--image-shape must look like 28x28"),
+        (["{csv}", "--test-size", "0.01"], "held-out part has 2 rows"),
+        (["{sheet}"], "sheet.xlsx: unknown file type '.xlsx'"),
+        (["{empty}"], "cannot read empty.csv: No columns to parse"),
+        (["{parquet}"], "cannot read data.parquet: "),  # pyarrow or not
+    ],
+)
+def test_command_line_errors(argv, message, csv_file, tmp_path, capsys):
+    text = tmp_path / "text.csv"
+    pd.DataFrame({"word": ["a", "b", "c"], "other": ["x", "y", "z"]}).to_csv(
+        text, index=False
+    )
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK")
+    (tmp_path / "empty.csv").write_text("")
+    names = {"csv": csv_file, "text": text}
+    (tmp_path / "data.parquet").write_bytes(b"not parquet")
+    names.update(
+        sheet=tmp_path / "sheet.xlsx",
+        empty=tmp_path / "empty.csv",
+        parquet=tmp_path / "data.parquet",
+    )
+    argv = [arg.format(**names) for arg in argv]
+    if "--methods" not in argv:
+        argv += ["--methods", "pca"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--output-dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_python_m_runs_the_package_main_without_warnings(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["sklearn_ae.compare", "--help"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # runpy's double import
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_module("sklearn_ae.compare", run_name="__main__")
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--target", "--n-components", "--methods", "--output-dir"):
+        assert option in out
+    # the package attribute stays the function
+    import sklearn_ae
+
+    assert callable(sklearn_ae.compare) and sklearn_ae.compare is compare

@@ -1,0 +1,144 @@
+"""Swapping PCA for the autoencoder: PCA's n_components, a shared scorer."""
+
+import re
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_ae import AutoencoderTransformer
+from sklearn_ae.metrics import reconstruction_mse, reconstruction_scorer
+
+
+@pytest.mark.parametrize("n_components", [None, 0, 5, 0.5, 0.9, "mle"])
+def test_n_components_means_what_it_means_to_pca(digits, fast, n_components):
+    # A little noise: Minka's MLE (PCA's own too) fails on constant pixels.
+    X = digits[0][:400] + np.random.default_rng(0).normal(0, 0.01, (400, 64))
+    ae = AutoencoderTransformer(**{**fast, "n_components": n_components}).fit(X)
+    pca = PCA(n_components).fit(X)
+    assert ae.n_components_ == pca.n_components_
+    Z = ae.transform(X)
+    assert Z.shape == (400, pca.n_components_)
+    assert 0 < ae.n_components_ < 64 or n_components in (None, 0)
+    assert ae.inverse_transform(Z).shape == X.shape
+    assert len(ae.get_feature_names_out()) == pca.n_components_
+
+
+def test_an_empty_code_reconstructs_the_mean(X_small, fast):
+    ae = AutoencoderTransformer(**{**fast, "n_components": 0, "max_iter": 30})
+    Z = ae.fit(X_small).transform(X_small)
+    assert Z.shape == (300, 0)
+    X_hat = ae.inverse_transform(Z)
+    mean = np.broadcast_to(X_small.mean(axis=0), X_hat.shape)
+    assert_allclose(X_hat, mean, atol=0.01)
+
+
+def test_n_components_errors_are_pcas(X_small, fast):
+    with pytest.raises(ValueError, match=re.escape("only supported if n_samples >=")):
+        AutoencoderTransformer(**{**fast, "n_components": "mle"}).fit(X_small[:20])
+    for bad in (-1, 1.0, 1.5, "auto"):
+        with pytest.raises(InvalidParameterError, match="'n_components' parameter"):
+            AutoencoderTransformer(**{**fast, "n_components": bad}).fit(X_small)
+
+
+def test_scorer_ranks_pca_and_the_autoencoder_by_their_mse(digits):
+    X = digits[0][:600]
+    weak = AutoencoderTransformer(8, max_iter=1, learning_rate=1e-5, random_state=0)
+    pipe = Pipeline([("scale", StandardScaler()), ("reduce", PCA(8))])
+    search = GridSearchCV(
+        pipe,
+        {"reduce": [PCA(8), weak, PCA(2)]},
+        scoring=reconstruction_scorer,
+        cv=[(np.arange(400), np.arange(400, 600))],
+    ).fit(X)
+    scores = search.cv_results_["mean_test_score"]
+    held_out = X[400:]
+    mses = [
+        reconstruction_mse(
+            Pipeline([("scale", StandardScaler()), ("reduce", reducer)]).fit(X[:400]),
+            held_out,
+        )
+        for reducer in (PCA(8), weak, PCA(2))
+    ]
+    assert_allclose(scores, -np.array(mses), rtol=1e-6)
+    assert np.argsort(scores).tolist() == np.argsort(-np.array(mses)).tolist()
+    assert search.best_params_["reduce"].__class__ is PCA
+
+
+# ------------------------------------------------------ PCA's start and race
+
+
+def _pca_model(X, k):
+    pca = PCA(k).fit(X)
+    return pca, pca.transform(X), pca.inverse_transform(pca.transform(X))
+
+
+def test_too_few_rows_give_pcas_solution_untrained(digits):
+    X = digits[0][:25] * 16  # the digits' own units: scale_ is about 6
+    ae = AutoencoderTransformer(4, random_state=0).fit(X)
+    assert (ae.n_iter_, ae.best_epoch_, ae.loss_curve_) == (0, 0, [])
+    pca, Z, X_hat = _pca_model(X, 4)
+    assert_allclose(ae.transform(X), Z, atol=1e-4)  # PCA's scores, X's units
+    assert_allclose(ae.inverse_transform(ae.transform(X)), X_hat, atol=1e-4)
+    assert ae.explained_variance_fraction_ == pytest.approx(
+        pca.explained_variance_ratio_.sum(), rel=1e-6
+    )
+
+
+def test_training_starts_at_pcas_reconstruction(X_small):
+    # A step too small to move the weights: what remains is the start.
+    ae = AutoencoderTransformer(
+        5,
+        learning_rate=1e-12,
+        max_iter=1,
+        early_stopping=False,
+        random_state=0,
+    ).fit(X_small)
+    _, Z, X_hat = _pca_model(X_small, 5)  # (float32 rounding apart)
+    assert_allclose(ae.transform(X_small), Z, atol=1e-4)
+    assert_allclose(ae.inverse_transform(ae.transform(X_small)), X_hat, atol=1e-4)
+    random = AutoencoderTransformer(
+        5, init="random", learning_rate=1e-12, max_iter=1, early_stopping=False
+    ).fit(X_small)
+    assert not np.allclose(random.transform(X_small), Z, atol=0.1)
+
+
+def test_a_network_that_does_not_beat_pca_is_replaced_by_pcas_solution(X_small):
+    # Steps far too large: no epoch's validation loss beats the start.
+    ae = AutoencoderTransformer(5, learning_rate=0.1, max_iter=5, random_state=0)
+    ae.fit(X_small)
+    assert ae.best_epoch_ == 0 and ae.n_iter_ == 5
+    _, Z, _ = _pca_model(X_small, 5)  # of all rows, not of the training part
+    assert_allclose(ae.transform(X_small), Z, atol=1e-4)
+
+
+def test_the_network_kept_is_the_best_epoch_and_beats_pca(digits):
+    X_train, X_test = digits[0][:800], digits[0][800:1300]
+    ae = AutoencoderTransformer(8, random_state=0).fit(X_train)
+    assert 0 < ae.best_epoch_ <= ae.n_iter_
+    assert ae.best_epoch_ == int(np.argmin(ae.validation_loss_curve_)) + 1
+    pca = PCA(8).fit(X_train)
+    pca_error = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
+    assert -ae.score(X_test) < 0.8 * pca_error
+    assert ae.explained_variance_fraction_ > pca.explained_variance_ratio_.sum()
+
+
+def test_init_pca_needs_what_pca_can_give(X_small):
+    message = "must be between 0 and min(n_samples, n_features)=64 with init='pca'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        AutoencoderTransformer(70, init="pca").fit(X_small)
+    with pytest.raises(ValueError, match="init='pca' needs architecture='mlp'"):
+        AutoencoderTransformer(3, init="pca", loss="bce").fit(X_small)
+    # "auto" falls back to a random start where PCA's cannot be had.
+    wide = AutoencoderTransformer(70, max_iter=2, random_state=0).fit(X_small)
+    assert wide.transform(X_small).shape == (300, 70)
+
+
+def test_batch_size_auto_gives_about_ten_steps_per_epoch(X_small):
+    ae = AutoencoderTransformer(3, max_iter=1, early_stopping=False).fit(X_small)
+    assert len(ae.net_.history[-1, "batches"]) == 10  # 300 rows, 30 a batch
