@@ -149,6 +149,14 @@ def test_init_pca_needs_what_pca_can_give(X_small):
 def test_batch_size_auto_gives_about_ten_steps_per_epoch(X_small):
     ae = AutoencoderTransformer(3, max_iter=1, early_stopping=False).fit(X_small)
     assert len(ae.net_.history[-1, "batches"]) == 10  # 300 rows, 30 a batch
+    # On more rows the batch stops growing: at 256 rows from PCA's start, at
+    # 64 from a random one.
+    X = np.tile(X_small, (10, 1))  # 3,000 rows
+    steps = {}
+    for init in ("auto", "random"):
+        ae = AutoencoderTransformer(3, init=init, max_iter=1, early_stopping=False)
+        steps[init] = len(ae.fit(X).net_.history[-1, "batches"])
+    assert steps == {"auto": 12, "random": 47}  # 3000 / 256, 3000 / 64
 
 
 @pytest.mark.parametrize(
