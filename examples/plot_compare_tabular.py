@@ -36,15 +36,15 @@ print(f"{X.shape[0]} tumours, {X.shape[1]} measurements; {y.mean():.0%} benign")
 # the autoencoder (drawn through t-SNE, as the Keras article recommends).
 # t-SNE has no ``transform``: it embeds the held-out rows themselves and gets
 # no reconstruction, kNN or probe score.
-epochs = 10 if QUICK else 200
+quick = {"max_iter": 10} if QUICK else {}  # otherwise the defaults
 reducers = {
     "PCA(2)": PCA(2),
     "KernelPCA(2)": KernelPCA(2, kernel="rbf", fit_inverse_transform=True),
     "Isomap(2)": Isomap(n_components=2),
-    "AE(2)": AutoencoderTransformer(2, hidden_layer_sizes=(16,), max_iter=epochs),
+    "AE(2)": AutoencoderTransformer(2, hidden_layer_sizes=(16,), **quick),
     "t-SNE": TSNE(perplexity=30, init="pca"),
     "PCA(8)": PCA(8),
-    "AE(8)": AutoencoderTransformer(8, hidden_layer_sizes=(16,), max_iter=epochs),
+    "AE(8)": AutoencoderTransformer(8, hidden_layer_sizes=(16,), **quick),
 }
 result = compare(
     reducers, X, y, preprocessor=StandardScaler(), random_state=0, verbose=1

@@ -249,11 +249,12 @@ class AutoencoderTransformer(
         L2 penalty passed to the optimizer.
 
     batch_size : int or "auto", default="auto"
-        Samples per optimisation step. ``"auto"`` is ``min(256, max(16,
+        Samples per optimisation step. ``"auto"`` is ``min(cap, max(16,
         n_train // 10))`` for the ``n_train`` rows a call trains on: about
         ten steps per epoch on small data, so that a few hundred rows are
-        not undertrained, and 256 rows a step on large data, which a CPU runs
-        fastest per sample. In data-parallel training (several
+        not undertrained. The cap is 256 when training starts at PCA's
+        solution (a CPU runs 256 rows a step fastest per sample) and 64 from
+        a random start, which needs more steps. In data-parallel training (several
         processes in a ``torch.distributed`` process group, see the Notes)
         it is the total over all processes, each taking its share, so the
         same parameters give the same model on any number of processes.

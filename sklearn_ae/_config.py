@@ -303,15 +303,20 @@ def starts_at_pca(params):
 
 
 def resolve_batch_size(params, n_rows):
-    """``batch_size``, with ``"auto"`` as ``min(256, max(16, n_rows // 10))``:
-    about ten steps per epoch on small data, 256 rows a step on large (256
-    when ``n_rows`` is not known yet)."""
+    """``batch_size``, with ``"auto"`` as ``min(cap, max(16, n_rows // 10))``.
+
+    About ten steps per epoch on small data. On large data, 256 rows a step
+    from PCA's start (training refines a good solution, and a CPU runs 256
+    rows fastest per sample) and 64 from a random start, which needs the
+    steps: the VAE(32) on 4,000 MNIST digits reaches 0.0145 in 50 epochs
+    with 64 against 0.0168 with 256. The cap itself when ``n_rows`` is not
+    known yet.
+    """
     batch_size = params["batch_size"]
-    if batch_size == "auto":
-        if n_rows is None:
-            return 256
-        return int(min(256, max(16, n_rows // 10)))
-    return batch_size
+    if batch_size != "auto":
+        return batch_size
+    cap = 256 if starts_at_pca(params) else 64
+    return cap if n_rows is None else int(min(cap, max(16, n_rows // 10)))
 
 
 def resolve_learning_rate(params):

@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_ae import AutoencoderTransformer
+from sklearn_ae._config import validation_split
 from sklearn_ae.metrics import reconstruction_mse, reconstruction_scorer
 
 
@@ -120,8 +121,14 @@ def test_a_network_that_does_not_beat_pca_is_replaced_by_pcas_solution(X_small):
 def test_the_network_kept_is_the_best_epoch_and_beats_pca(digits):
     X_train, X_test = digits[0][:800], digits[0][800:1300]
     ae = AutoencoderTransformer(8, random_state=0).fit(X_train)
-    assert 0 < ae.best_epoch_ <= ae.n_iter_
+    assert 0 < ae.best_epoch_ < ae.n_iter_  # (it stopped later: 100 epochs)
     assert ae.best_epoch_ == int(np.argmin(ae.validation_loss_curve_)) + 1
+    # The weights kept are that epoch's: their error on the validation rows
+    # is the lowest of the curve, not the last epoch's.
+    _, valid = validation_split(ae.get_params(), len(X_train), ae._seed)
+    assert -ae.score(X_train[valid]) == pytest.approx(
+        min(ae.validation_loss_curve_), rel=1e-5
+    )
     pca = PCA(8).fit(X_train)
     pca_error = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
     assert -ae.score(X_test) < 0.8 * pca_error
@@ -142,3 +149,42 @@ def test_init_pca_needs_what_pca_can_give(X_small):
 def test_batch_size_auto_gives_about_ten_steps_per_epoch(X_small):
     ae = AutoencoderTransformer(3, max_iter=1, early_stopping=False).fit(X_small)
     assert len(ae.net_.history[-1, "batches"]) == 10  # 300 rows, 30 a batch
+    # On more rows the batch stops growing: at 256 rows from PCA's start, at
+    # 64 from a random one.
+    X = np.tile(X_small, (10, 1))  # 3,000 rows
+    steps = {}
+    for init in ("auto", "random"):
+        ae = AutoencoderTransformer(3, init=init, max_iter=1, early_stopping=False)
+        steps[init] = len(ae.fit(X).net_.history[-1, "batches"])
+    assert steps == {"auto": 12, "random": 47}  # 3000 / 256, 3000 / 64
+
+
+@pytest.mark.parametrize(
+    "gain, kept_network",
+    [
+        # Better on average but not beyond noise (p about 0.34): PCA is kept.
+        (np.array([0.5, -0.4, 0.6, -0.3, 0.2, -0.1, 0.1, 0.0, 0.05, -0.2]), False),
+        # Better on every row: the trained network stays.
+        (np.linspace(0.1, 0.2, 10), True),
+    ],
+)
+def test_the_network_is_kept_only_if_it_beats_pca_beyond_noise(gain, kept_network):
+    from sklearn_ae._pca import PCA_TEST_LEVEL, PCAStart
+
+    class Stopper:
+        best_epoch_ = 3
+
+    class Net:
+        callbacks_ = (("early_stopping", Stopper()),)
+
+        def row_errors(self, valid):
+            return errors_at_pca - gain
+
+    errors_at_pca = np.full(10, 2.0)
+    start = PCAStart(pca=None, n_components=2, scaler=None)
+    start.errors_ = errors_at_pca
+    kept_pca = []
+    start.keep_pca = kept_pca.append
+    assert start.settle(Net(), valid=None) is kept_network
+    assert (start.p_value_ < PCA_TEST_LEVEL) is kept_network
+    assert bool(kept_pca) is not kept_network
