@@ -35,7 +35,7 @@ project = "sklearn_ae"
 author = "The sklearn_ae developers"
 copyright = "The sklearn_ae developers"
 release = re.search(
-    r'__version__ = "([^"]+)"', (ROOT / "sklearn_ae" / "__init__.py").read_text()
+    r'__version__ = "([^"]+)"', (ROOT / "sklearn_ae" / "_version.py").read_text()
 ).group(1)
 version = release
 

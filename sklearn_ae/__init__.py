@@ -7,14 +7,13 @@ from ._modules import (
     MLPAutoencoder,
     init_from_pca,
 )
+from ._version import __version__
 
 # The function shadows its package here: ``sklearn_ae.compare(...)`` is the
 # function; ``from sklearn_ae.compare import main`` and ``python -m
 # sklearn_ae.compare`` still reach the package (a package, not a module, so
 # that ``-m`` does not re-run code that this import already ran).
 from .compare import compare
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "AutoencoderTransformer",

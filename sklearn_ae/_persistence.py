@@ -74,6 +74,7 @@ from ._config import (
     resolve_device,
 )
 from ._scaling import InputScaler
+from ._version import __version__
 
 __all__ = ["load", "save"]
 
@@ -153,8 +154,6 @@ _INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
 
 
 def _versions():
-    from . import __version__
-
     return {
         "sklearn_ae": __version__,
         "torch": torch.__version__,
