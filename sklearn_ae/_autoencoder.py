@@ -325,6 +325,8 @@ class AutoencoderTransformer(
     ----------
     n_components_ : int
         Dimension of the code: ``n_components`` resolved on the training data.
+        As PCA's, a ``numpy.int64`` when ``n_components`` is a float or
+        ``"mle"``.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -904,7 +906,12 @@ class AutoencoderTransformer(
     def _set_fitted(self, net, dtype, seed, n_components):
         self._fit_dtype = np.dtype(dtype)
         self._seed = seed
-        self.n_components_ = n_components
+        # PCA's type too: numpy's integer when counted from the spectrum
+        # ("mle", a fraction), a Python int otherwise.
+        counted = self.n_components is not None and not isinstance(
+            self.n_components, Integral
+        )
+        self.n_components_ = np.int64(n_components) if counted else int(n_components)
         self.mean_ = net.scaler.mean
         self.scale_ = net.scaler.scale
         self.net_ = net

@@ -23,11 +23,22 @@ def test_n_components_means_what_it_means_to_pca(digits, fast, n_components):
     ae = AutoencoderTransformer(**{**fast, "n_components": n_components}).fit(X)
     pca = PCA(n_components).fit(X)
     assert ae.n_components_ == pca.n_components_
+    # PCA's type too (numpy's integer when counted from the spectrum): code
+    # such as the gallery's `"label" % pca.n_components_` behaves the same.
+    assert type(ae.n_components_) is type(pca.n_components_)
     Z = ae.transform(X)
     assert Z.shape == (400, pca.n_components_)
     assert 0 < ae.n_components_ < 64 or n_components in (None, 0)
     assert ae.inverse_transform(Z).shape == X.shape
     assert len(ae.get_feature_names_out()) == pca.n_components_
+
+
+def test_n_components_keeps_pcas_type_through_save_and_load(X_small, fast, tmp_path):
+    X = X_small + np.random.default_rng(0).normal(0, 0.01, X_small.shape)
+    ae = AutoencoderTransformer(**{**fast, "n_components": 0.9}).fit(X)
+    loaded = AutoencoderTransformer.load(ae.save(tmp_path / "ae.zip"))
+    assert loaded.n_components_ == ae.n_components_
+    assert type(loaded.n_components_) is type(PCA(0.9).fit(X).n_components_)
 
 
 def test_an_empty_code_reconstructs_the_mean(X_small, fast):
