@@ -47,7 +47,13 @@ from ._data import (
 )
 from ._distributed import agree_on_seed, current_group
 from ._net import TrainingDiverged
-from ._pca import PCA_TEST_LEVEL, PCAStart, RowPCA, resolve_n_components
+from ._pca import (
+    MIN_TEST_ROWS,
+    PCA_TEST_LEVEL,
+    PCAStart,
+    RowPCA,
+    resolve_n_components,
+)
 from ._scaling import InputScaler
 from ._threads import step_flops, torch_threads
 
@@ -771,9 +777,8 @@ class AutoencoderTransformer(
         records_before = len(net.history)
         # Too little to tell a network from PCA with (or nothing to code):
         # PCA's solution, untrained.
-        untrained = start is not None and (
-            params["n_components"] == 0 or (valid is not None and len(valid) < 10)
-        )
+        too_few = valid is not None and len(valid) < MIN_TEST_ROWS
+        untrained = start is not None and (params["n_components"] == 0 or too_few)
         if untrained:
             start.keep_pca(net)
             self._say_untrained(params["n_components"], len(valid or ()))
@@ -855,7 +860,8 @@ class AutoencoderTransformer(
         else:
             self._say(
                 f"Kept PCA's solution without training: {n_valid} validation "
-                "rows are too few to tell a network from it (10 are needed)."
+                "rows are too few to tell a network from it "
+                f"({MIN_TEST_ROWS} are needed)."
             )
 
     def _say_pca_kept(self, p_value):

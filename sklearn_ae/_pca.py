@@ -26,6 +26,7 @@ from ._modules import init_from_pca
 
 __all__ = [
     "MAX_COVARIANCE_FEATURES",
+    "MIN_TEST_ROWS",
     "PCA_TEST_LEVEL",
     "PCAStart",
     "RowPCA",
@@ -39,6 +40,10 @@ MAX_COVARIANCE_FEATURES = 4096
 # errors are lower by a one-sided paired t-test at this level: at 5% the study
 # kept fits that were worse than PCA on test rows (diabetes 1.03x), at 1% none.
 PCA_TEST_LEVEL = 0.01
+
+# Fewer validation rows than this cannot tell a network from PCA's solution:
+# the fit then keeps PCA's solution untrained.
+MIN_TEST_ROWS = 10
 
 
 class _Fit:
