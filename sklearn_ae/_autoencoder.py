@@ -55,7 +55,7 @@ from ._pca import (
     resolve_n_components,
 )
 from ._scaling import InputScaler
-from ._threads import step_flops, torch_threads
+from ._threads import cpu_threads, step_flops
 
 __all__ = ["AutoencoderTransformer"]
 
@@ -455,7 +455,9 @@ class AutoencoderTransformer(
     one thread for small models and batches (where more threads cost more
     than they save, and a busy neighbour on the machine stalls them), more
     for large ones, never more than the caller's setting, and the caller's
-    count is restored afterwards. A thread count chosen explicitly (with
+    count is restored afterwards. A lowered count applies to numpy's and
+    scipy's BLAS threads too (PCA's start and test), unless a variable such as
+    ``OPENBLAS_NUM_THREADS`` sets them. A thread count chosen explicitly (with
     ``torch.set_num_threads``, ``threadpoolctl.threadpool_limits`` or the
     ``OMP_NUM_THREADS`` variable, as joblib's worker processes set it) is
     left alone.
@@ -793,7 +795,7 @@ class AutoencoderTransformer(
                 training=True,
                 device=net.device,
             )
-            with torch_threads(flops):
+            with cpu_threads(flops):
                 if start is not None:
                     start.start(net, valid)
                 # Each call shuffles, and draws its noise and samples, from
@@ -810,7 +812,7 @@ class AutoencoderTransformer(
         best_epoch = epochs_before + len(losses)
         if valid is not None and not untrained:
             best_epoch = dict(net.callbacks_)["early_stopping"].best_epoch_
-            with torch_threads(flops):
+            with cpu_threads(flops):
                 kept_pca = start is not None and not start.settle(net, valid)
             if kept_pca:
                 best_epoch = 0
@@ -874,16 +876,29 @@ class AutoencoderTransformer(
         )
 
     def _explained_variance_fraction(self, X):
-        """``1 - SSE / SST`` of the reconstructions of X, in one chunked pass."""
-        encode, decode = self._encoder(X.dtype), self._decoder(np.float64)
+        """``1 - SSE / SST`` of the reconstructions of X, in one chunked pass.
+
+        The reconstructions are those ``inverse_transform(transform(X))``
+        gives (in X's dtype); the sums are float64, and SST's squares are
+        taken about the scaler's mean (X's, or 0), which keeps its
+        subtraction accurate.
+        """
+        encode, decode = self._encoder(X.dtype), self._decoder(X.dtype)
         n, d = X.shape
+        mean = self.net_.scaler.mean
+        shift = np.zeros(d, X.dtype) if mean is None else mean.astype(X.dtype)
         sse, total, squares = 0.0, np.zeros(d), 0.0
         with torch.inference_mode(), self._inference_threads(n):
             for rows in iter_row_slices(n):
-                x = dense(X[rows]).astype(np.float64)
-                sse += float(np.square(x - decode(encode(x))).sum())
-                total += x.sum(axis=0)
-                squares += float(np.square(x).sum())
+                x = dense(X[rows])
+                centred = x - shift
+                total += centred.sum(axis=0, dtype=np.float64)
+                squares += float(
+                    np.einsum("ij,ij->", centred, centred, dtype=np.float64)
+                )
+                del centred
+                error = x - decode(encode(x))
+                sse += float(np.einsum("ij,ij->", error, error, dtype=np.float64))
         sst = squares - float(total @ total) / n
         return 1.0 - sse / sst if sst > 0 else float(sse == 0)
 
@@ -1188,7 +1203,7 @@ class AutoencoderTransformer(
             training=False,
             device=self.net_.device,
         )
-        return torch_threads(flops)
+        return cpu_threads(flops)
 
     def _encoder(self, dtype):
         """``x -> code tensor`` for dense ndarray chunks of ``dtype``."""

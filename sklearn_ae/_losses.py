@@ -28,28 +28,42 @@ from torch import nn
 from torch.distributions import Normal
 from torch.distributions import kl_divergence as _kl
 
-__all__ = ["LOSSES", "BCEWithLogitsLoss", "gaussian_kl"]
+__all__ = ["LOSSES", "BCEWithLogitsLoss", "gaussian_kl", "mean_bce_with_logits_"]
 
 _GROUP = 64
+
+
+def _mean_bce(logits, target, inplace):
+    """The mean binary cross-entropy of ``logits``, and ``sigmoid(logits)``
+    flat: in ``logits``' own buffer if ``inplace``, else in a new one."""
+    x = logits.reshape(-1)
+    y = target.reshape(-1)
+    n = x.numel()
+    linear = x.clamp_min(0).sum() - torch.dot(x, y)
+    p = x.sigmoid_() if inplace else torch.sigmoid(x)
+    q = p.sub(0.5).abs_().add_(0.5)  # sigmoid(|x|) = max(p, 1 - p)
+    whole = n - n % _GROUP
+    log_q = q[:whole].view(-1, _GROUP).prod(dim=1).log_().sum()
+    if whole < n:
+        log_q = log_q + q[whole:].log().sum()
+    return (linear - log_q) / n, p
+
+
+def mean_bce_with_logits_(logits, target):
+    """The mean binary cross-entropy, and its gradient w.r.t. ``logits``
+    written over ``logits`` (no autograd: for ``_mlp_step``)."""
+    loss, p = _mean_bce(logits, target, inplace=True)
+    return loss, p.sub_(target.reshape(-1)).mul_(1 / p.numel()).view_as(logits)
 
 
 class _MeanBCEWithLogits(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, target):
-        x = logits.reshape(-1)
-        y = target.reshape(-1)
-        n = x.numel()
-        p = torch.sigmoid(x)
-        q = p.sub(0.5).abs_().add_(0.5)  # sigmoid(|x|) = max(p, 1 - p)
-        whole = n - n % _GROUP
-        log_q = q[:whole].view(-1, _GROUP).prod(dim=1).log_().sum()
-        if whole < n:
-            log_q = log_q + q[whole:].log().sum()
-        linear = x.clamp_min(0).sum() - torch.dot(x, y)
+        loss, p = _mean_bce(logits, target, inplace=False)
         if ctx.needs_input_grad[0]:
             # The gradient, but for the scale of the incoming gradient.
-            ctx.save_for_backward(p.sub_(y).view_as(logits))
-        return (linear - log_q) / n
+            ctx.save_for_backward(p.sub_(target.reshape(-1)).view_as(logits))
+        return loss
 
     @staticmethod
     def backward(ctx, grad):

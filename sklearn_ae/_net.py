@@ -57,6 +57,7 @@ from skorch.history import History
 from ._data import BatchIterator, RowDataset, iter_row_slices
 from ._distributed import SyncEpochLosses, current_group
 from ._losses import gaussian_kl
+from ._mlp_step import MLPStep
 from ._modules import build_module
 
 __all__ = [
@@ -621,12 +622,24 @@ class AutoencoderNet(NeuralNet):
         # batches' memory in the C heap: a one-epoch fit on a 391 MiB memory
         # map grew the process by 570 MiB.)
         losses, sizes = None, []
+        # The built-in MLP's step with its gradients written out, where it
+        # applies (see _mlp_step); autograd's otherwise.
+        hand = self._hand_step = MLPStep.for_net(self)
+        step_optimizer = optimizer.step
+        if hand is not None:
+            # Its gradients are the same tensors at every step: the optimizer
+            # can gather its arguments once for the epoch (see _optim).
+            hand.attach_gradients()
+            repeated = getattr(optimizer, "repeated_step", None)
+            step_optimizer = (repeated and repeated()) or optimizer.step
         self._lean = True
         try:
             for batch in iterator:
-                optimizer.zero_grad()
+                if hand is None:
+                    optimizer.zero_grad()
+                # (else the step writes every gradient over the last ones)
                 step = self.train_step_single(batch, **fit_params)
-                optimizer.step()
+                step_optimizer()
                 loss = step["loss"].detach()
                 if losses is None or len(sizes) == len(losses):
                     size = max(2 * len(sizes), getattr(iterator, "__len__", int)())
@@ -638,6 +651,7 @@ class AutoencoderNet(NeuralNet):
                 sizes.append(len(batch[0]))
         finally:
             self._lean = False
+            self._hand_step = None
         values = [] if losses is None else losses[: len(sizes)].tolist()
         self.history[-1]["batches"].extend(
             {f"{prefix}_loss": loss, f"{prefix}_batch_size": size}
@@ -651,6 +665,8 @@ class AutoencoderNet(NeuralNet):
         if not self._lean:
             return super().train_step_single(batch, **fit_params)
         Xi, yi = batch
+        if self._hand_step is not None:
+            return {"loss": self._hand_step(Xi, yi), "y_pred": None}
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()

@@ -23,6 +23,7 @@ other configuration it is torch's own ``step``.
 import sys
 
 import torch
+import torch.optim.optimizer as _torch_optimizer
 from torch.optim import Optimizer
 
 __all__ = ["Adam", "AdamW"]
@@ -76,6 +77,61 @@ class _WithoutCompiler:
                 return False
         return True
 
+    def _fused_calls(self, group):
+        """The fused kernel and its arguments for ``group``'s step, state
+        initialised where missing (as a first step does)."""
+        params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
+        self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, [], steps)
+        kernel = (
+            torch._fused_adamw_
+            if group.get("decoupled_weight_decay", False)
+            else torch._fused_adam_
+        )
+        beta1, beta2 = group["betas"]
+        kwargs = {
+            "amsgrad": False,
+            "lr": group["lr"],
+            "beta1": beta1,
+            "beta2": beta2,
+            "weight_decay": group["weight_decay"],
+            "eps": group["eps"],
+            "maximize": group["maximize"],
+            "grad_scale": None,
+            "found_inf": None,
+        }
+        return kernel, (params, grads, exp_avgs, exp_avg_sqs, [], steps), kwargs
+
+    def repeated_step(self):
+        """``step()`` for a run of steps whose gradients stay the same tensors.
+
+        The arguments of the fused kernel are gathered once, instead of at
+        every step: for training loops (``_mlp_step``) that write each step's
+        gradients into the same buffers and change neither the parameter
+        groups nor their settings during the run. None where the step must
+        be torch's own: not fused (see ``_fused_groups``), or something
+        listens to the steps (step hooks, or an LR scheduler, which wraps
+        this optimizer's ``step``).
+        """
+        if not self._fused_groups() or "step" in self.__dict__:
+            return None
+        if self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks:
+            return None
+        if _torch_optimizer._global_optimizer_pre_hooks or (
+            _torch_optimizer._global_optimizer_post_hooks
+        ):
+            return None
+        with torch.no_grad():
+            calls = [self._fused_calls(group) for group in self.param_groups]
+        calls = [call for call in calls if call[1][0]]  # groups with gradients
+
+        def step():
+            with torch.no_grad():
+                for kernel, args, kwargs in calls:
+                    torch._foreach_add_(args[-1], 1)
+                    kernel(*args, **kwargs)
+
+        return step
+
     def step(self, closure=None):
         if not self._fused_groups():
             # torch's step, without its hooks: the wrapper of this class's
@@ -90,34 +146,11 @@ class _WithoutCompiler:
                 loss = closure()
         with torch.no_grad():
             for group in self.param_groups:
-                params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
-                self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, [], steps)
-                if not params:
+                kernel, args, kwargs = self._fused_calls(group)
+                if not args[0]:
                     continue
-                kernel = (
-                    torch._fused_adamw_
-                    if group.get("decoupled_weight_decay", False)
-                    else torch._fused_adam_
-                )
-                beta1, beta2 = group["betas"]
-                torch._foreach_add_(steps, 1)
-                kernel(
-                    params,
-                    grads,
-                    exp_avgs,
-                    exp_avg_sqs,
-                    [],
-                    steps,
-                    amsgrad=False,
-                    lr=group["lr"],
-                    beta1=beta1,
-                    beta2=beta2,
-                    weight_decay=group["weight_decay"],
-                    eps=group["eps"],
-                    maximize=group["maximize"],
-                    grad_scale=None,
-                    found_inf=None,
-                )
+                torch._foreach_add_(args[-1], 1)
+                kernel(*args, **kwargs)
         return loss
 
 

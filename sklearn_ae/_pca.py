@@ -21,8 +21,9 @@ import numpy as np
 from sklearn.utils.extmath import randomized_svd, svd_flip
 
 from ._compat import infer_dimension
-from ._data import dense, iter_row_slices
+from ._data import CHUNK_ROWS, dense, iter_row_slices
 from ._modules import init_from_pca
+from ._threads import cpu_threads
 
 __all__ = [
     "MAX_COVARIANCE_FEATURES",
@@ -125,14 +126,17 @@ class RowPCA:
         d = self.X.shape[1]
         if d > MAX_COVARIANCE_FEATURES:
             return self._fit_wide(rows, n_axes)
-        parts = self._parts()
-        if rows == "train" or len(parts) == 1:
-            n, total, cross = parts[0]
-        else:
-            n, total, cross = (a + b for a, b in zip(*parts, strict=True))
-        mean = self.shift + total / n
-        cov = (cross - np.outer(total, total) / n) / max(n - 1, 1)
-        variances, vectors = np.linalg.eigh(cov)
+        # The cross-products of one chunk are this PCA's step of work (see
+        # _threads): small data sums and decomposes on one thread.
+        with cpu_threads(2.0 * min(self.X.shape[0], CHUNK_ROWS) * d * d):
+            parts = self._parts()
+            if rows == "train" or len(parts) == 1:
+                n, total, cross = parts[0]
+            else:
+                n, total, cross = (a + b for a, b in zip(*parts, strict=True))
+            mean = self.shift + total / n
+            cov = (cross - np.outer(total, total) / n) / max(n - 1, 1)
+            variances, vectors = np.linalg.eigh(cov)
         order = np.argsort(variances)[::-1][: min(n, d)]
         variances = np.clip(variances[order], 0, None)
         return _Fit(mean, variances, _flip(vectors[:, order[:n_axes]].T))

@@ -1,4 +1,4 @@
-"""How many CPU threads torch uses for one fit or transform, and for how long.
+"""How many CPU threads torch and BLAS use for one fit or transform, and how long.
 
 torch splits every operation over its intra-op threads, which spin while
 they wait for each other. For the small matrices of a typical autoencoder the
@@ -11,20 +11,31 @@ picks a thread count from the work of one step:
 - the multiply-add FLOPs of one optimisation step (``batch_size`` samples,
   forward and backward, about three forward passes) or of one transformed
   chunk (forward only), from :func:`forward_flops`;
-- one thread per :data:`MIN_FLOPS_PER_THREAD` (1 GFLOP) of that work, at
+- one thread per :data:`MIN_FLOPS_PER_THREAD` (25 MFLOP) of that work, at
   least one and at most the caller's current count.
 
-The threshold is a judgement on measurements (``benchmarks/run.py --case
-threads``, see ``docs/user_guide/performance.md``). On a 2-core machine with
-nothing else running, a second thread made steps of up to 20 MFLOP no faster
-and steps of 65 MFLOP and more 1.2 to 1.7 times faster. But with other
-processes running, torch's OpenMP threads stalled at every size measured (up
-to 2.5 GFLOP per step): 5 to 200 times slower than one thread, the smaller the
-step the worse, and about half the two-thread fits of the article's model (78
-MFLOP per step) collapsed on a shared machine. One thread below 2 GFLOP per
-step gives up at most 1.2 to 1.7 times on an idle machine to avoid those
-collapses; above it the gain is largest and a stall costs the least. Set the
-count explicitly (below) to choose otherwise.
+The threshold is where a second thread starts to pay on an idle machine
+(``benchmarks/run.py --case threads``, see
+``docs/user_guide/performance.md``): on 2 cores, a second thread made steps
+of up to 20 MFLOP no faster (0.9-1.0x the time) and steps of 50 MFLOP and
+more 1.3 to 1.8 times faster (0.77x at 50, 0.65x at the article's 78 MFLOP
+model, 0.56-0.6x from 600 MFLOP). Below it one thread loses nothing and
+rules out the worst of a busy neighbour: with a process spinning on the
+other core, two threads made the smallest steps 3 to 36 times slower. Above
+it the policy takes the idle machine's gain, as scikit-learn's BLAS-based
+estimators do with all the cores, and accepts the risk they run: with that
+neighbour, two threads made steps of 50 MFLOP to 5 GFLOP 1.5 to 2.8 times
+slower than one. On a machine known to be shared, set the count explicitly
+(below).
+
+numpy's and scipy's BLAS (OpenBLAS in their wheels) spin-wait as well, and a
+fit multiplies matrices in numpy too: PCA's start (the cross-products of the
+data, one chunk of rows per step) and its test after training. Where the
+policy lowers torch's count it lowers theirs to the same for the block,
+through threadpoolctl, unless a BLAS variable is set in the environment.
+With a busy neighbour, the default fit on the digits took 0.26-0.35 s with
+BLAS left at two threads and 0.21-0.24 s with it at one (0.22 s with
+``OMP_NUM_THREADS=1``).
 
 The count is set for the duration of the call only and the caller's count is
 restored afterwards. An explicit choice is left alone: ``OMP_NUM_THREADS`` or
@@ -51,18 +62,21 @@ import contextlib
 import functools
 import glob
 import os
+import threading
 import weakref
 
 import torch
 from torch import nn
 
-__all__ = ["MIN_FLOPS_PER_THREAD", "forward_flops", "step_flops", "torch_threads"]
+__all__ = ["MIN_FLOPS_PER_THREAD", "cpu_threads", "forward_flops", "step_flops"]
 
 # Work of one step (FLOPs, 2 per multiply-add) that each thread needs for a
 # second thread to pay; see the module docstring.
-MIN_FLOPS_PER_THREAD = 1e9
+MIN_FLOPS_PER_THREAD = 25e6
 
 _ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# numpy's and scipy's BLAS pools are left alone where one of these is set.
+_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 _flops = weakref.WeakKeyDictionary()
 _BUILTIN = "sklearn_ae._modules"
@@ -168,9 +182,60 @@ def _per_thread_counts():
     return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 
 
+class _BlasLimit:
+    """numpy's and scipy's BLAS pools held at a lower count while in use.
+
+    Unlike torch's, a BLAS library's thread count is global to the process.
+    So the limit is counted: the first block to enter lowers the pools and the
+    last to leave restores them, and fits overlapping in several threads of
+    one process neither leak a lowered count nor restore one under another.
+    The libraries are those loaded when it is first used (numpy's and scipy's
+    BLAS: scikit-learn imports both, so both are loaded by then).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limit = None
+        self._controller = None
+
+    def _blas(self):
+        if self._controller is None:
+            # threadpoolctl lists the loaded libraries once (a few ms): later
+            # limits cost microseconds.
+            from threadpoolctl import ThreadpoolController
+
+            self._controller = ThreadpoolController().select(user_api="blas")
+        return self._controller
+
+    @contextlib.contextmanager
+    def __call__(self, n_threads):
+        with self._lock:
+            if self._users == 0:
+                self._limit = self._blas().limit(limits=n_threads)
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._limit.restore_original_limits()
+                    self._limit = None
+
+
+_blas_limit = _BlasLimit()
+
+
 @contextlib.contextmanager
-def torch_threads(flops):
+def cpu_threads(flops):
     """Run the block with the thread count for one step of ``flops`` FLOPs.
+
+    The count applies to torch's intra-op threads and, when it is lower than
+    the caller's, to numpy's and scipy's BLAS threads too (the PCA start, the
+    statistics and the test after training multiply matrices in numpy, whose
+    OpenBLAS threads spin-wait as torch's do), unless a BLAS variable such as
+    ``OPENBLAS_NUM_THREADS`` is set in the environment.
 
     Parameters
     ----------
@@ -186,9 +251,15 @@ def torch_threads(flops):
     if chosen == saved:
         yield
         return
+    blas = (
+        contextlib.nullcontext()
+        if any(os.environ.get(name) for name in _BLAS_ENV)
+        else _blas_limit(chosen)
+    )
     torch.set_num_threads(chosen)
     try:
-        yield
+        with blas:
+            yield
     finally:
         torch.set_num_threads(saved)
 

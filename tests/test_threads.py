@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 import pytest
+import threadpoolctl
 import torch
 from custom_modules import RecordingAutoencoder
 from skorch.callbacks import Callback
@@ -15,21 +16,37 @@ from sklearn_ae import (
     LSTMAutoencoder,
     MLPAutoencoder,
 )
-from sklearn_ae._threads import forward_flops, torch_threads
+from sklearn_ae._threads import cpu_threads, forward_flops
 
 
 class _ThreadsSeen(Callback):
     def __init__(self):
         self.seen = []
+        self.blas = []
 
     def on_epoch_begin(self, net, **kwargs):
         self.seen.append(torch.get_num_threads())
+        self.blas.append(_blas_threads())
+
+
+def _blas_threads():
+    """numpy's and scipy's BLAS thread counts, as threadpoolctl reads them."""
+    pools = threadpoolctl.threadpool_info()
+    return sorted(pool["num_threads"] for pool in pools if pool["user_api"] == "blas")
+
+
+@pytest.fixture
+def caller_blas():
+    """The caller's BLAS pools run 2 threads (whatever the machine's cores)."""
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        yield _blas_threads()
 
 
 @pytest.fixture
 def caller_threads(monkeypatch):
-    """The caller runs torch's default of 2 threads, with no OMP variables."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    """The caller runs torch's default of 2 threads, with no thread variables
+    (dask's distributed sets some in the environment when imported)."""
+    for name in (*threads_module._ENV, *threads_module._BLAS_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(threads_module, "default_threads", lambda: 2)
     before = torch.get_num_threads()
@@ -57,6 +74,64 @@ def test_a_large_step_keeps_the_callers_threads(
     monkeypatch.setattr(threads_module, "MIN_FLOPS_PER_THREAD", 1.0)
     assert _fit_threads(X_small, **fast) == [2] * fast["max_iter"]
     assert torch.get_num_threads() == caller_threads
+
+
+def test_a_small_fit_lowers_blas_threads_too_and_restores_them(
+    caller_threads, caller_blas, X_small, fast, monkeypatch
+):
+    # PCA runs in numpy: its cross-products see one BLAS thread, also where
+    # they come before training (a float n_components is resolved from them).
+    import sklearn_ae._pca as pca_module
+
+    during_pca = []
+    original = pca_module._sums
+
+    def sums(*args):
+        during_pca.append(_blas_threads())
+        return original(*args)
+
+    monkeypatch.setattr(pca_module, "_sums", sums)
+    seen = _ThreadsSeen()
+    AutoencoderTransformer(callbacks=[seen], **{**fast, "n_components": 0.5}).fit(
+        X_small
+    )
+    assert caller_blas[-1] == 2
+    assert during_pca and {max(c) for c in during_pca} == {1}
+    assert {max(c) for c in seen.blas} == {1}
+    assert _blas_threads() == caller_blas
+
+
+def test_a_blas_variable_keeps_blas_threads(
+    caller_threads, caller_blas, X_small, fast, monkeypatch
+):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    seen = _ThreadsSeen()
+    AutoencoderTransformer(callbacks=[seen], **fast).fit(X_small)
+    assert seen.seen == [1] * fast["max_iter"]  # torch's count still follows
+    assert seen.blas == [caller_blas] * fast["max_iter"]
+
+
+def test_overlapping_blocks_restore_blas_threads_once(caller_threads, caller_blas):
+    # BLAS counts are global to the process: the last block to leave
+    # restores them, so overlapping fits in two threads leak nothing.
+    entered, release, seen = threading.Event(), threading.Event(), []
+
+    def other_fit():
+        torch.set_num_threads(2)
+        with cpu_threads(1.0):
+            entered.set()
+            release.wait(10)
+        seen.append(_blas_threads())
+
+    worker = threading.Thread(target=other_fit)
+    with cpu_threads(1.0):
+        worker.start()
+        entered.wait(10)
+        assert max(_blas_threads()) == 1
+        release.set()
+        worker.join()
+        assert max(seen[0]) == 1  # the other block left; this one holds
+    assert _blas_threads() == caller_blas
 
 
 def test_an_explicit_choice_is_left_alone(caller_threads, X_small, fast, monkeypatch):
@@ -91,7 +166,7 @@ def test_fits_in_two_threads_set_and_restore_their_own_counts(caller_threads):
 
     def other_fit():
         torch.set_num_threads(2)
-        with torch_threads(small):
+        with cpu_threads(small):
             seen.append(torch.get_num_threads())
             entered.set()
             release.wait(10)
@@ -100,7 +175,7 @@ def test_fits_in_two_threads_set_and_restore_their_own_counts(caller_threads):
     worker = threading.Thread(target=other_fit)
     worker.start()
     entered.wait(10)
-    with torch_threads(large):
+    with cpu_threads(large):
         assert torch.get_num_threads() == 2
         release.set()
         worker.join()
