@@ -95,6 +95,11 @@ class _Shown:
         return f"{type(cb).__name__}({', '.join(changed)})"
 
 
+def _row_squares(A):
+    """Each row's sum of squares, in A's dtype (no float64 copy of A)."""
+    return np.einsum("ij,ij->i", A, A)
+
+
 def _readable(params):
     """``params`` with the callbacks shown readably, for display only."""
     if params.get("callbacks"):
@@ -879,9 +884,9 @@ class AutoencoderTransformer(
         """``1 - SSE / SST`` of the reconstructions of X, in one chunked pass.
 
         The reconstructions are those ``inverse_transform(transform(X))``
-        gives (in X's dtype); the sums are float64, and SST's squares are
-        taken about the scaler's mean (X's, or 0), which keeps its
-        subtraction accurate.
+        gives (in X's dtype); each row's squares are summed in X's dtype and
+        the rows' sums in float64, and SST's squares are taken about the
+        scaler's mean (X's, or 0), which keeps its subtraction accurate.
         """
         encode, decode = self._encoder(X.dtype), self._decoder(X.dtype)
         n, d = X.shape
@@ -893,12 +898,9 @@ class AutoencoderTransformer(
                 x = dense(X[rows])
                 centred = x - shift
                 total += centred.sum(axis=0, dtype=np.float64)
-                squares += float(
-                    np.einsum("ij,ij->", centred, centred, dtype=np.float64)
-                )
+                squares += _row_squares(centred).sum(dtype=np.float64)
                 del centred
-                error = x - decode(encode(x))
-                sse += float(np.einsum("ij,ij->", error, error, dtype=np.float64))
+                sse += _row_squares(x - decode(encode(x))).sum(dtype=np.float64)
         sst = squares - float(total @ total) / n
         return 1.0 - sse / sst if sst > 0 else float(sse == 0)
 

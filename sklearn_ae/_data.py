@@ -19,7 +19,8 @@ of the 2-D array in one indexing operation (dense, memory-mapped, sparse CSR or
 lazy; a sparse batch is densified on its own), and the scaler turns it into a
 float32 tensor on the device. Dense in-memory data of at most
 ``TENSOR_CACHE_BYTES`` (as float32) skip even that: they are converted once
-per fit, and a batch is one ``index_select`` from that tensor. Per batch,
+per fit (or, float32 data that need no scaling, wrapped without a copy), and a
+batch is one ``index_select`` from that tensor. Per batch,
 converting and gathering rows from numpy cost about as much as the 784-32-784
 model's forward pass (``aten::index`` alone 120-200 us for 256 x 784 floats,
 ``index_select`` 20 us). Memory maps, sparse matrices and larger arrays keep
@@ -289,7 +290,10 @@ class RowDataset(torch.utils.data.Dataset):
         n = len(self)
         out = None
         for rows in iter_row_slices(n):
-            t = convert(self.rows(np.arange(rows.start, rows.stop)))
+            if self.indices is None:
+                t = convert(dense(self.X[rows]))  # a view, not a gathered copy
+            else:
+                t = convert(self.rows(np.arange(rows.start, rows.stop)))
             if out is None:
                 out = torch.empty((n, *t.shape[1:]), dtype=t.dtype, device=t.device)
             out[rows] = t

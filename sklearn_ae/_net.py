@@ -54,7 +54,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, PrintLog
 from skorch.history import History
 
-from ._data import BatchIterator, RowDataset, iter_row_slices
+from ._data import BatchIterator, RowDataset, as_tensor, iter_row_slices
 from ._distributed import SyncEpochLosses, current_group
 from ._losses import gaussian_kl
 from ._mlp_step import MLPStep
@@ -508,7 +508,14 @@ class AutoencoderNet(NeuralNet):
             return None
         key = id(dataset)
         if key not in self._tensors:
-            self._tensors[key] = (dataset, dataset.to_tensor(self.convert))
+            X = dataset.X
+            if dataset.indices is None and self.scaler.passes_through(X, self.device):
+                # All of X, used as it is (float32 for loss="bce"): wrapped,
+                # not copied (as_tensor copies what torch cannot wrap).
+                tensor = as_tensor(X)
+            else:
+                tensor = dataset.to_tensor(self.convert)
+            self._tensors[key] = (dataset, tensor)
         return self._tensors[key][1]
 
     def convert(self, X):

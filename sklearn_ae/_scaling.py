@@ -33,6 +33,16 @@ class InputScaler:
         self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.scale = float(scale)
 
+    def passes_through(self, X, device):
+        """Whether ``self(X, torch.float32, device)`` is X's own values: no
+        centring, X a float32 ndarray and the device the CPU."""
+        return (
+            self.mean is None
+            and isinstance(X, np.ndarray)
+            and X.dtype == np.float32
+            and torch.device(device).type == "cpu"
+        )
+
     @classmethod
     def fit(cls, X, loss):
         """The scaler for ``loss`` from one streamed pass over X (two for MSE).

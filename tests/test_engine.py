@@ -19,6 +19,7 @@ from sklearn_ae import AutoencoderTransformer
 from sklearn_ae._config import fused_optimizer_kwargs
 from sklearn_ae._data import RowDataset, is_memory_mapped
 from sklearn_ae._mlp_step import MLPStep
+from sklearn_ae._net import AutoencoderNet
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
@@ -34,6 +35,29 @@ def test_cached_and_streamed_batches_train_identically(
     np.testing.assert_array_equal(
         cached.transform(X_small), streamed.transform(X_small)
     )
+
+
+def test_float32_data_used_as_they_are_are_wrapped_not_copied(
+    X_small, fast, monkeypatch
+):
+    X = (X_small / 16).astype(np.float32)  # loss="bce": no scaling
+    tensors = []
+    original = AutoencoderNet.dataset_tensor
+
+    def spy(net, dataset):
+        tensors.append(original(net, dataset))
+        return tensors[-1]
+
+    monkeypatch.setattr(AutoencoderNet, "dataset_tensor", spy)
+    params = {**fast, "loss": "bce"}
+    wrapped = AutoencoderTransformer(**params).fit(X)
+    assert tensors[0].data_ptr() == X.ctypes.data
+    AutoencoderTransformer(**params).fit(X.astype(np.float64))
+    assert tensors[-1].data_ptr() != X.ctypes.data  # float64: converted
+    monkeypatch.setattr(data_module, "TENSOR_CACHE_BYTES", 0)
+    streamed = AutoencoderTransformer(**params).fit(X)
+    assert wrapped.loss_curve_ == streamed.loss_curve_
+    np.testing.assert_array_equal(wrapped.transform(X), streamed.transform(X))
 
 
 def test_dense_ndarray_is_cached_but_memmap_and_sparse_are_not(X_small, tmp_path):
