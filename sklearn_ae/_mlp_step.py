@@ -5,14 +5,14 @@ intermediate for its backward function, allocates every gradient afresh and
 adds the two contributions a parameter may receive. For the small matrices of
 a typical autoencoder that bookkeeping is a large share of a step: on the
 article's 784-32-784 model (batch 256, binary cross-entropy, one thread) a
-step took about 1.85 ms with autograd, and 1.55 ms written out by hand like
-this, which is what scikit-learn's ``MLPRegressor`` does in numpy. So for
+step of a fit took about 1.85 ms with autograd, and 1.50 ms written out by
+hand like this (as scikit-learn's ``MLPRegressor`` does in numpy). So for
 :class:`~sklearn_ae.MLPAutoencoder` (Linear layers and elementwise
 activations) :class:`MLPStep` runs the forward pass without a graph, computes
 the loss and its gradient with respect to the output in the output's own
 buffer (the sigmoid in place, for binary cross-entropy) and backpropagates
 through the layers in reverse, writing each weight's gradient into a buffer
-kept for the whole call. The operations are the ones autograd would run (the
+kept for the epoch. The operations are the ones autograd would run (the
 same matrix products, torch's own formulas for each activation's derivative),
 so the fit is the same up to float rounding: about 1e-6 relative on a
 gradient (``tests/test_mlp_step.py`` checks every supported configuration
@@ -22,9 +22,10 @@ It runs only where nothing could tell the difference: in the lean epoch (no
 callback listens to a batch, the step is skorch's own, see
 ``AutoencoderNet.run_single_epoch``), for the built-in MLP module with no hook
 registered on it, float32 weights that all need gradients, activations in
-:data:`DERIVATIVES`, the built-in losses, no variational code, and outside
-data-parallel training. Anything else (a variational module, GELU, a user's
-module or criterion, a callback on batches) takes autograd's path, as before.
+:data:`DERIVATIVES`, the built-in losses, no variational code, on the CPU (it
+has not been run on a GPU) and outside data-parallel training. Anything else
+(a variational module, GELU, a user's module or criterion, a callback on
+batches, a GPU) takes autograd's path, as before.
 Its gradients are written into the same tensors at every step, so the epoch
 neither zeroes them nor rebuilds the optimizer's argument lists (see
 ``Adam.repeated_step`` in ``_optim``).
@@ -180,6 +181,8 @@ class MLPStep:
             return None
         if net._process_group is not None:
             return None  # data-parallel: gradients are replaced by their mean
+        if torch.device(net.device).type != "cpu":
+            return None  # measured, and tested, on the CPU only
         if type(criterion) is BCEWithLogitsLoss:
             loss = "bce"
         elif type(criterion) is nn.MSELoss and criterion.reduction == "mean":

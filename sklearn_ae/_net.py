@@ -616,7 +616,11 @@ class AutoencoderNet(NeuralNet):
         are read once, at the end of the epoch, which also spares a GPU one
         synchronisation per batch). Profiled on the article's 784-32-784 model
         on one thread, that machinery and the optimizer's wrappers (see
-        ``_optim``) took about a sixth of each step.
+        ``_optim``) took about a sixth of each step. For the built-in MLP the
+        step itself is :class:`~sklearn_ae._mlp_step.MLPStep` (autograd's
+        arithmetic, written out), which writes every gradient into the same
+        buffers: then nothing is zeroed and the optimizer's step is gathered
+        once for the epoch.
         """
         if not (training and iterator is not None and self.lean_epochs()):
             return super().run_single_epoch(

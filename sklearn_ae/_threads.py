@@ -16,17 +16,18 @@ picks a thread count from the work of one step:
 
 The threshold is where a second thread starts to pay on an idle machine
 (``benchmarks/run.py --case threads``, see
-``docs/user_guide/performance.md``): on 2 cores, a second thread made steps
-of up to 20 MFLOP no faster (0.9-1.0x the time) and steps of 50 MFLOP and
-more 1.3 to 1.8 times faster (0.77x at 50, 0.65x at the article's 78 MFLOP
-model, 0.56-0.6x from 600 MFLOP). Below it one thread loses nothing and
-rules out the worst of a busy neighbour: with a process spinning on the
-other core, two threads made the smallest steps 3 to 36 times slower. Above
-it the policy takes the idle machine's gain, as scikit-learn's BLAS-based
-estimators do with all the cores, and accepts the risk they run: with that
-neighbour, two threads made steps of 50 MFLOP to 5 GFLOP 1.5 to 2.8 times
-slower than one. On a machine known to be shared, set the count explicitly
-(below).
+``docs/user_guide/performance.md``). On 2 cores, over two full runs, a second
+thread made steps of up to 20 MFLOP no faster (0.88-1.0x the time) and steps
+of 50 MFLOP and more 1.2 to 2 times faster (0.77-0.80x at 50 MFLOP,
+0.65-0.85x at the article's 78 MFLOP model, 0.51-0.61x from 600 MFLOP).
+Below it one thread loses nothing and rules out the worst of a busy
+neighbour: with a process spinning on the other core, two threads made the
+smallest steps 1.9 to 3.4 times slower, and a whole small fit up to 36 times
+under heavier load. Above it the policy takes the idle machine's gain, as
+scikit-learn's BLAS-based estimators do with all the cores, and accepts the
+risk they run: with that neighbour, two threads made steps of 50 MFLOP to 5
+GFLOP 1.5 to 2.8 times slower than one. On a machine known to be shared, set
+the count explicitly (below).
 
 numpy's and scipy's BLAS (OpenBLAS in their wheels) spin-wait as well, and a
 fit multiplies matrices in numpy too: PCA's start (the cross-products of the

@@ -113,6 +113,9 @@ def test_autograds_path_wherever_the_hand_step_does_not_apply(
     assert MLPStep.for_net(net) is None  # a hook must see the forward pass
     handle.remove()
     assert MLPStep.for_net(net) is not None
+    net.device = "cuda"  # (only read here): not run on a GPU, so not used there
+    assert MLPStep.for_net(net) is None
+    net.device = "cpu"
     for other in (
         {"activation": "gelu"},  # no derivative written for it
         {"variational": True},
