@@ -51,8 +51,8 @@ from torch import nn
 
 from sklearn_ae import AutoencoderTransformer
 from sklearn_ae._autoencoder import _dense, _seed_from
+from sklearn_ae._engine._net import RowDataset
 from sklearn_ae._modules import MLPAutoencoder, _init_layer, _mlp
-from sklearn_ae._net import RowDataset
 
 
 def auto_batch_size(n_rows):

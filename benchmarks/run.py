@@ -423,7 +423,7 @@ def case_gridsearch(report, quick, repeats, **_):
 
 
 def case_threads(report, quick, repeats, **_):
-    from sklearn_ae._threads import MIN_FLOPS_PER_THREAD, threads_for
+    from sklearn_ae._engine._threads import MIN_FLOPS_PER_THREAD, threads_for
 
     sizes = [
         (64, 256, 64),

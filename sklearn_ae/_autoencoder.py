@@ -45,8 +45,9 @@ from ._data import (
     iter_row_slices,
     map_rows,
 )
-from ._distributed import agree_on_seed, current_group
-from ._net import TrainingDiverged
+from ._engine._distributed import agree_on_seed, current_group
+from ._engine._net import TrainingDiverged
+from ._engine._threads import cpu_threads, step_flops
 from ._pca import (
     MIN_TEST_ROWS,
     PCA_TEST_LEVEL,
@@ -55,7 +56,6 @@ from ._pca import (
     resolve_n_components,
 )
 from ._scaling import InputScaler
-from ._threads import cpu_threads, step_flops
 
 __all__ = ["AutoencoderTransformer"]
 
@@ -993,7 +993,7 @@ class AutoencoderTransformer(
         >>> bool((ae2.transform(X) == ae.transform(X)).all())
         True
         """
-        from ._persistence import save
+        from ._io._persistence import save
 
         check_is_fitted(self)
         return save(
@@ -1080,7 +1080,7 @@ class AutoencoderTransformer(
         >>> AutoencoderTransformer.load(path).transform(X).shape
         (50, 2)
         """
-        from ._persistence import load
+        from ._io._persistence import load
 
         params, state, net = load(path, cls.__name__, device=device)
         estimator = cls(**params)
@@ -1136,7 +1136,7 @@ class AutoencoderTransformer(
         >>> bool(np.allclose(codes, ae.transform(X), atol=1e-4))
         True
         """
-        from ._onnx import export_onnx
+        from ._io._onnx import export_onnx
 
         check_is_fitted(self)
         width = self.n_features_in_ if part == "encoder" else self.n_components_

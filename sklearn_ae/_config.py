@@ -27,11 +27,11 @@ from skorch.helper import predefined_split
 from torch import nn
 
 from ._compat import HasMethods, Interval, RealNotInt, StrOptions
-from ._losses import LOSSES
+from ._engine._losses import LOSSES
+from ._engine._net import AutoencoderNet, Corruption, EarlyStopping
+from ._engine._optim import Adam, AdamW
+from ._engine._progress import Progress
 from ._modules import ACTIVATIONS, ConvAutoencoder, LSTMAutoencoder, MLPAutoencoder
-from ._net import AutoencoderNet, Corruption, EarlyStopping
-from ._optim import Adam, AdamW
-from ._progress import Progress
 
 __all__ = [
     "ARCHITECTURES",

@@ -22,8 +22,8 @@ from sklearn.utils.extmath import randomized_svd, svd_flip
 
 from ._compat import infer_dimension
 from ._data import CHUNK_ROWS, dense, iter_row_slices
+from ._engine._threads import cpu_threads
 from ._modules import init_from_pca
-from ._threads import cpu_threads
 
 __all__ = [
     "MAX_COVARIANCE_FEATURES",

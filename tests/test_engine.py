@@ -14,12 +14,12 @@ import torch
 from skorch.callbacks import Callback
 
 import sklearn_ae._data as data_module
-import sklearn_ae._optim as optim_module
+import sklearn_ae._engine._optim as optim_module
 from sklearn_ae import AutoencoderTransformer
 from sklearn_ae._config import fused_optimizer_kwargs
 from sklearn_ae._data import RowDataset, is_memory_mapped
-from sklearn_ae._mlp_step import MLPStep
-from sklearn_ae._net import AutoencoderNet
+from sklearn_ae._engine._mlp_step import MLPStep
+from sklearn_ae._engine._net import AutoencoderNet
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])

@@ -41,7 +41,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from sklearn_ae import AutoencoderTransformer  # noqa: E402
-from sklearn_ae._persistence import serialise  # noqa: E402
+from sklearn_ae._io._persistence import serialise  # noqa: E402
 
 FUZZ = settings(
     deadline=None,
@@ -65,7 +65,7 @@ CLASSES = [
     "torch.optim.sgd:SGD",
     "sklearn_ae._modules:MLPAutoencoder",
     "sklearn_ae._modules:ConvAutoencoder",
-    "sklearn_ae._persistence:np.f2py.subprocess.Popen",
+    "sklearn_ae._io._persistence:np.f2py.subprocess.Popen",
     "os:system",
     "builtins:int",
 ]

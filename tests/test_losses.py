@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from numpy.testing import assert_allclose
 
-from sklearn_ae._losses import BCEWithLogitsLoss
+from sklearn_ae._engine._losses import BCEWithLogitsLoss
 
 
 def _value_and_grad(loss, logits, target):

@@ -9,10 +9,10 @@ from numpy.testing import assert_allclose
 from skorch.callbacks import Callback
 from torch import nn
 
-import sklearn_ae._optim as optim_module
+import sklearn_ae._engine._optim as optim_module
 from sklearn_ae import AutoencoderTransformer, MLPAutoencoder
-from sklearn_ae._losses import BCEWithLogitsLoss
-from sklearn_ae._mlp_step import MLPStep
+from sklearn_ae._engine._losses import BCEWithLogitsLoss
+from sklearn_ae._engine._mlp_step import MLPStep
 
 # hidden layers, activation, code activation, linear path, loss, sparsity
 CONFIGS = [

@@ -96,7 +96,7 @@ def test_early_stopping_keeps_the_best_epoch_even_below_tol():
     import torch
     from skorch.history import History
 
-    from sklearn_ae._net import EarlyStopping, StopTraining
+    from sklearn_ae._engine._net import EarlyStopping, StopTraining
 
     stopper = EarlyStopping("valid_loss", patience=3, tol=0.5, restore_best=True)
     net = SimpleNamespace(history=History(), module_=torch.nn.Linear(1, 1))

@@ -256,9 +256,9 @@ def test_1_optimizer_state_is_checked_against_its_parameters(
 @pytest.mark.parametrize(
     "name, path",
     [
-        ("optimizer", "sklearn_ae._persistence:np.f2py.subprocess.Popen"),
-        ("optimizer", "sklearn_ae._persistence:zipfile.threading.Thread"),
-        ("optimizer", "sklearn_ae._persistence:json.decoder.re.Pattern"),
+        ("optimizer", "sklearn_ae._io._persistence:np.f2py.subprocess.Popen"),
+        ("optimizer", "sklearn_ae._io._persistence:zipfile.threading.Thread"),
+        ("optimizer", "sklearn_ae._io._persistence:json.decoder.re.Pattern"),
         ("optimizer", "torch.optim.adamax:Adamax"),  # not in OPTIMIZERS
         ("architecture", "torch.nn.modules.linear:Linear"),
         ("architecture", "torch.optim.adam:Adam"),
@@ -288,7 +288,11 @@ def test_2_classes_come_only_from_an_exact_allow_list(
 def test_2_a_file_with_callbacks_is_refused(saved, tmp_path, monkeypatch, X):
     def checkpoint(meta, tensors):
         meta["params"]["callbacks"] = [
-            {"__class__": "sklearn_ae._persistence:skorch.callbacks.TrainEndCheckpoint"}
+            {
+                "__class__": (
+                    "sklearn_ae._io._persistence:skorch.callbacks.TrainEndCheckpoint"
+                )
+            }
         ]
 
     bad = _tampered(saved, tmp_path / "callbacks.zip", checkpoint)
@@ -443,7 +447,7 @@ def test_5_metadata_that_would_expand_in_memory_is_refused(saved, tmp_path):
 def test_5_a_model_larger_than_its_file_is_refused_before_it_is_built(
     saved, tmp_path, monkeypatch
 ):
-    import sklearn_ae._persistence as persistence
+    import sklearn_ae._io._persistence as persistence
 
     def huge(meta, tensors):
         meta["params"]["hidden_layer_sizes"] = {"__tuple__": [4_000_000]}

@@ -9,14 +9,14 @@ import torch
 from custom_modules import RecordingAutoencoder
 from skorch.callbacks import Callback
 
-import sklearn_ae._threads as threads_module
+import sklearn_ae._engine._threads as threads_module
 from sklearn_ae import (
     AutoencoderTransformer,
     ConvAutoencoder,
     LSTMAutoencoder,
     MLPAutoencoder,
 )
-from sklearn_ae._threads import cpu_threads, forward_flops
+from sklearn_ae._engine._threads import cpu_threads, forward_flops
 
 
 class _ThreadsSeen(Callback):

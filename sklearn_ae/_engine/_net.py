@@ -54,11 +54,11 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, PrintLog
 from skorch.history import History
 
-from ._data import BatchIterator, RowDataset, as_tensor, iter_row_slices
+from .._data import BatchIterator, RowDataset, as_tensor, iter_row_slices
+from .._modules import build_module
 from ._distributed import SyncEpochLosses, current_group
 from ._losses import gaussian_kl
 from ._mlp_step import MLPStep
-from ._modules import build_module
 
 __all__ = [
     "AutoencoderNet",

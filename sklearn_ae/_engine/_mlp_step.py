@@ -35,8 +35,8 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _module_globals
 
+from .._modules import MLPAutoencoder
 from ._losses import BCEWithLogitsLoss, mean_bce_with_logits_
-from ._modules import MLPAutoencoder
 
 __all__ = ["DERIVATIVES", "MLPStep"]
 

@@ -62,8 +62,8 @@ import sklearn
 import skorch
 import torch
 
-from ._compat import validate_parameter_constraints
-from ._config import (
+from .._compat import validate_parameter_constraints
+from .._config import (
     ARCHITECTURES,
     OPTIMIZERS,
     PARAMETER_CONSTRAINTS,
@@ -73,8 +73,8 @@ from ._config import (
     optimizer_spec,
     resolve_device,
 )
-from ._scaling import InputScaler
-from ._version import __version__
+from .._scaling import InputScaler
+from .._version import __version__
 
 __all__ = ["load", "save"]
 

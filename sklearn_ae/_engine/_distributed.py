@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 from skorch.callbacks import Callback
 
-from ._data import dense
+from .._data import dense
 
 __all__ = ["ProcessGroup", "SyncEpochLosses", "agree_on_seed", "current_group"]
 

@@ -1,0 +1,1 @@
+"""Files: saving and loading models, and ONNX export."""
