@@ -2,6 +2,7 @@
 bad input, and the command line end to end."""
 
 import copy
+import inspect
 import runpy
 import sys
 import warnings
@@ -406,8 +407,18 @@ def test_plot_comparison(result, data):
         ]
         bars = [patch.get_width() for patch in metrics["knn_accuracy"].patches]
         np.testing.assert_allclose(bars, result["knn_accuracy"].fillna(0.0))
+        # each bar is labelled with its value as the table shows it
         labels = [text.get_text() for text in metrics["knn_accuracy"].texts]
-        assert labels == [" n/a"]  # t-SNE has no kNN score
+        assert labels == [
+            "n/a" if np.isnan(v) else f"{v:.3f}" for v in result["knn_accuracy"]
+        ]  # t-SNE has no kNN score
+        assert labels[0] == f"{result.loc['PCA', 'knn_accuracy']:.3f}"
+        # and the x axis says which way is better
+        assert metrics["reconstruction_mse"].get_xlabel() == "lower is better"
+        assert metrics["fit_time"].get_xlabel() == "seconds: lower is better"
+        assert metrics["knn_accuracy"].get_xlabel() == "higher is better"
+        better = "higher is better (1 is perfect)"
+        assert metrics["continuity"].get_xlabel() == better
         # originals (held-out rows) over 5 reducers' reconstructions
         images = [im for ax in figures["reconstructions"].axes for im in ax.images]
         assert len(images) == 6 * 6
@@ -465,6 +476,11 @@ def test_command_line_end_to_end(csv_file, tmp_path, capsys, monkeypatch):
     assert "Skipped umap: umap-learn is not installed" in out
     assert "Dropped 1 rows without a 'target'." in out
     assert "13 numeric columns (standardised), 1 categorical (one-hot)" in out
+    assert (
+        "Filled 1 missing cell (1 in 'alcohol') with the column's median over "
+        "the training rows." in out
+    )
+    assert "Left out" not in out  # written without its index: nothing to leave out
     assert [path.name for path in written] == [
         "results.csv",
         "results.md",
@@ -480,8 +496,11 @@ def test_command_line_end_to_end(csv_file, tmp_path, capsys, monkeypatch):
     )
     markdown = (output_dir / "results.md").read_text()
     assert markdown.startswith("Data: wine.csv, 149 rows: 119 to fit, 30 held out")
-    assert "| reducer | n_components | reconstruction_mse |" in markdown
-    assert "| pca | 3 |" in markdown
+    assert "Filled 1 missing cell" in markdown.splitlines()[0]
+    assert "| reducer | n_components | kept_pca | reconstruction_mse |" in markdown
+    assert "| pca | 3 | - |" in markdown  # only autoencoders keep PCA's solution
+    kept = result.attrs["details"].estimators["ae"].best_epoch_ == 0
+    assert f"| ae | 3 | {'yes' if kept else 'no'} |" in markdown
     assert "- tsne (note): no transform" in markdown
     # 15 features after preprocessing: 13 standardised numbers (on the training
     # rows), 2 one-hot colours
@@ -602,7 +621,11 @@ def test_python_m_runs_the_package_main_without_warnings(capsys, monkeypatch):
     out = capsys.readouterr().out
     for option in ("--target", "--n-components", "--methods", "--output-dir"):
         assert option in out
-    # the package attribute stays the function
+    # one object: the package sklearn_ae.compare, which calls its function
     import sklearn_ae
+    import sklearn_ae.compare as package
 
-    assert callable(sklearn_ae.compare) and sklearn_ae.compare is compare
+    assert sklearn_ae.compare is package is sys.modules["sklearn_ae.compare"]
+    assert compare is package and package.compare is not package
+    assert package.METHODS["pca"] is not None
+    assert "repeats=1" in str(inspect.signature(compare))
