@@ -125,6 +125,7 @@ def test_labels_are_plain_text_never_mathtext(X_small):
     _draw(plot_loss_curve({k: [2, 1] for k in MATHTEXT_TRAPS}, title="$x^$"))
 
 
+@pytest.mark.filterwarnings("ignore:Tight layout not applied")  # long labels
 def test_comparison_figures_with_mathtext_labels_and_names(X_small):
     pytest.importorskip("pandas")
     from sklearn.decomposition import TruncatedSVD
