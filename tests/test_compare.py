@@ -720,14 +720,15 @@ class _Terminal(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize("terminal", [False, True])
-def test_progress_is_plain_lines_off_a_terminal(terminal, data, monkeypatch):
+@pytest.mark.parametrize("terminal, verbose", [(False, 1), (True, 1), (True, 2)])
+def test_progress_is_plain_lines_off_a_terminal(terminal, verbose, data, monkeypatch):
     X, y = data
     stream = _Terminal() if terminal else io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
-    compare({"PCA": PCA(2), "SVD": TruncatedSVD(2)}, X, y, view=None, verbose=1)
+    reducers = {"PCA": PCA(2), "SVD": TruncatedSVD(2)}
+    compare(reducers, X, y, view=None, verbose=verbose)
     text = stream.getvalue()
-    if terminal:  # tqdm's bar, redrawn in place
+    if verbose == 1 and terminal:  # tqdm's bar, redrawn in place
         assert "\r" in text and "2/2" in text
     else:  # a log file or a pipe: one line per fit, no redraws, no escapes
         assert "\r" not in text and "\x1b" not in text

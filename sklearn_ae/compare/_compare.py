@@ -589,14 +589,15 @@ def _summarise(runs, names, columns, repeats):
 class _Progress:
     """What ``verbose=1`` shows: the estimator's policy (``_engine._progress``).
 
-    A tqdm bar when standard error is a terminal; one plain line per
-    finished fit otherwise, so that a log file or a pipe holds no redraws.
+    ``verbose=1``: a tqdm bar when standard error is a terminal, one plain
+    line per finished fit otherwise, so that a log file or a pipe holds no
+    redraws; ``verbose=2``: one line per fit everywhere.
     """
 
     def __init__(self, total, verbose):
         self.total, self.done, self.bar = total, 0, None
         self.active = bool(verbose)
-        if self.active and _is_terminal(sys.stderr):
+        if verbose == 1 and _is_terminal(sys.stderr):
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc="compare", unit="fit", file=sys.stderr)
@@ -725,7 +726,8 @@ def compare(
     verbose : int, default=0
         1 reports each finished fit on standard error: a progress bar
         (tqdm) on a terminal, one plain line per fit otherwise (a log file
-        or a pipe gets no redraws), as the estimator's ``verbose`` does.
+        or a pipe gets no redraws), as the estimator's ``verbose`` does; 2
+        prints the lines on a terminal too.
 
     Returns
     -------
