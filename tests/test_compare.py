@@ -151,6 +151,10 @@ def test_every_reducer_kind(result, data):
         details.views["TruncatedSVD"], details.codes["TruncatedSVD"]
     )
     assert result.loc["Isomap", "view"] == "t-SNE of codes"
+    # only the autoencoder says whether it kept PCA's solution
+    kept = details.estimators["AE"].best_epoch_ == 0
+    assert result.loc["AE", "kept_pca"] == float(kept)
+    assert result.drop(index="AE")["kept_pca"].isna().all()
     # the fitted clones are kept; the given reducers are left unfitted
     assert details.estimators["AE"].n_components_ == 4
     assert not hasattr(REDUCERS["AE"], "n_components_")
@@ -641,7 +645,8 @@ def test_repeats_report_the_mean_and_spread_of_every_split(data):
     from sklearn.model_selection import StratifiedShuffleSplit
 
     X, y = data
-    reducers = {"PCA": PCA(3), "AE": _small_ae()}
+    # an autoencoder at the end of a Pipeline is one too
+    reducers = {"PCA": PCA(3), "AE": make_pipeline(StandardScaler(), _small_ae())}
     once = compare(reducers, X, y, random_state=0, view=None)
     result = compare(reducers, X, y, random_state=0, view=None, repeats=3)
     details = result.attrs["details"]
@@ -673,7 +678,7 @@ def test_repeats_report_the_mean_and_spread_of_every_split(data):
         runs.loc["AE", "kept_pca"].mean()
     )
     assert np.isnan(result.loc["PCA", "kept_pca"])
-    kept = details.estimators["AE"].best_epoch_ == 0
+    kept = details.estimators["AE"][-1].best_epoch_ == 0
     assert runs.loc[("AE", 0), "kept_pca"] == float(kept)
     # the table shows mean ± std, and kept_pca as a count of the splits
     from sklearn_ae.compare import format_markdown
