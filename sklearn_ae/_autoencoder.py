@@ -953,14 +953,18 @@ class AutoencoderTransformer(
 
         The file is written next to ``path`` and renamed over it once
         complete, so a failed save never leaves a truncated file. A file that
-        is replaced keeps its permission bits (a new one gets the usual
-        ``0o666`` less the umask), and a symbolic link is followed: its
-        target is replaced, the link stays.
+        is replaced keeps its permission bits, which the temporary file has
+        from its first byte (a new file gets the usual ``0o666`` less the
+        umask), and a symbolic link is followed: its target is replaced, the
+        link stays. Temporaries left by a save that was killed are removed by
+        the next save to the same path.
 
         Parameters
         ----------
         path : str or path-like
-            Where to write; an existing file is replaced.
+            Where to write; an existing regular file is replaced. A path
+            that ends with a separator, or that is (or links to) a folder, a
+            FIFO or a device, is refused.
 
         Returns
         -------
@@ -969,6 +973,10 @@ class AutoencoderTransformer(
 
         Raises
         ------
+        ValueError
+            If ``path`` is not a file name, or names something other than a
+            regular file.
+
         TypeError
             If a parameter cannot be stored as plain data, such as a class of
             your own as ``architecture`` or ``optimizer``: only the built-in

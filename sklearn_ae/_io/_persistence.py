@@ -44,14 +44,11 @@ Only then is the net built, through the builder that ``fit`` uses, and filled
 in.
 """
 
-import contextlib
 import inspect
 import json
 import math
 import os
 import re
-import secrets
-import stat
 import warnings
 import zipfile
 from numbers import Integral, Real
@@ -75,6 +72,7 @@ from .._config import (
 )
 from .._scaling import InputScaler
 from .._version import __version__
+from ._files import open_regular, replace_atomically
 
 __all__ = ["load", "save"]
 
@@ -90,8 +88,15 @@ _MEMBERS = {_WEIGHTS, _METADATA}
 # loss_curve_ of ~600,000 epochs, or ~1,000,000 feature names.
 _MAX_METADATA_BYTES = 16 * 2**20
 _MAX_CONTAINERS = 100_000
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# A string, or an unterminated one up to the end: the match never fails
+# once it has started, so it never backtracks (linear time on any input).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
 _OPT_PREFIX = "optimizer.state."
+# The width of a row (n_features_in_) that later calls allocate for (sample,
+# transform's batches, an LSTM's timesteps) must be pinned by the file: at
+# most the number of values it stores (an MLP's first layer, the mean), or,
+# where nothing pins it (an LSTM with loss="bce"), this many (4 MiB a row).
+_MAX_FREE_FEATURES = 2**20
 # Written by development versions before the generators were seeded per
 # call; accepted (if well-formed) and ignored.
 _LEGACY_GENERATOR = "generator.state"
@@ -307,43 +312,6 @@ def serialise(estimator_name, params, state, net):
     return metadata, tensors
 
 
-def _replace_atomically(path, write):
-    """Call ``write(file)`` on a new file that then replaces ``path``.
-
-    The data go to a temporary file next to the target, which is renamed
-    over it only once complete and flushed to disk: a failed save (a full
-    disk, an exception, Ctrl-C) never leaves a truncated file where a good
-    one was. A symbolic link is followed, so its target is replaced and the
-    link kept; the target's permission bits are kept (a new file gets the
-    usual ones, 0666 less the umask).
-    """
-    target = Path(os.path.realpath(path))
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = None
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, flags, 0o666)
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def save(path, estimator_name, params, state, net):
     """Write a fitted model to ``path``; see the module docstring.
 
@@ -369,7 +337,7 @@ def save(path, estimator_name, params, state, net):
             archive.writestr(_METADATA, text)
             archive.writestr(_WEIGHTS, weights)
 
-    _replace_atomically(path, write)
+    replace_atomically(path, write)
     return Path(path)
 
 
@@ -399,8 +367,7 @@ def _read(path):
     """
     from safetensors.torch import load as st_load
 
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+    with open_regular(path, lambda why: _refuse(path, why)) as (f, size):
         head = f.read(1)
         f.seek(0)
         try:
@@ -450,15 +417,19 @@ def _read(path):
                 raise _refuse(
                     path, f"the archive is damaged ({type(exc).__name__}: {exc})"
                 ) from None
-    outside_strings = _JSON_STRING.sub(b"", raw_meta)
-    containers = outside_strings.count(b"[") + outside_strings.count(b"{")
+    containers = raw_meta.count(b"[") + raw_meta.count(b"{")
+    if containers > _MAX_CONTAINERS:  # then count only those outside strings
+        outside_strings = _JSON_STRING.sub(b"", raw_meta)
+        containers = outside_strings.count(b"[") + outside_strings.count(b"{")
     if containers > _MAX_CONTAINERS:
         raise _refuse(
             path,
             f"{_METADATA} holds {containers:,} lists and objects (a model's has ~50)",
         )
     try:
-        metadata = json.loads(raw_meta.decode("utf-8"))
+        metadata = json.loads(raw_meta.decode("utf-8"), parse_int=_json_int)
+    except _HugeInt as exc:
+        raise _refuse(path, f"{_METADATA} holds {exc}") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _refuse(path, f"{_METADATA} is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
@@ -493,6 +464,23 @@ def _is_real(value):
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
+class _HugeInt(ValueError):
+    pass
+
+
+def _json_int(text):
+    """A JSON integer, refused outside int64 (no value of a model is)."""
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        digits = len(text.lstrip("-"))
+        raise _HugeInt(f"an integer of {digits} digits, outside the int64 range")
+    return value
+
+
+def _is_finite(value):
+    return _is_real(value) and math.isfinite(float(value))
+
+
 def _int(name, value, low=0, high=None):
     if not _is_int(value) or value < low or (high is not None and value > high):
         bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
@@ -501,7 +489,7 @@ def _int(name, value, low=0, high=None):
 
 
 def _finite(name, value, *, positive=False):
-    if not _is_real(value) or not math.isfinite(value) or (positive and value <= 0):
+    if not _is_finite(value) or (positive and value <= 0):
         kind = "a finite positive number" if positive else "a finite number"
         raise ValueError(f"{name} must be {kind}, got {value!r}")
     return float(value)
@@ -711,7 +699,7 @@ def _check_group(i, group, expected, n_params):
                 raise ValueError(f"{label} must be true, false or null")
             continue  # the built optimizer's own are kept
         if _is_real(reference):
-            if not _is_real(value) or not math.isfinite(value) or value < 0:
+            if not _is_finite(value) or value < 0:
                 raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
         elif isinstance(reference, tuple):
             if not (
@@ -851,6 +839,17 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
     if unknown:
         raise ValueError(f"{_WEIGHTS} holds unexpected tensors {unknown}")
 
+    stored = sum(t.numel() for t in module_state.values()) + (
+        0 if mean is None else mean.size
+    )
+    if n_features > max(stored, _MAX_FREE_FEATURES):
+        # (An LSTM's weights do not depend on the number of timesteps, and
+        # without a mean nothing else pins the width of a row.)
+        raise ValueError(
+            f"n_features_in_={n_features:,} is more than the {stored:,} values "
+            f"the file stores and than the {_MAX_FREE_FEATURES:,} features "
+            "load() accepts beyond them"
+        )
     params = {**params, "n_components": state["n_components_"]}
     module = _expected_module(params, n_features, len(module_state), n_bytes)
     saved_class = metadata["module_class"]
@@ -889,7 +888,7 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
 def _check_versions(path, saved):
     here = _versions()
     diffs = [
-        f"{name} {saved.get(name)} (now {version})"
+        f"{name} {saved.get(name)!r} (now {version!r})"
         for name, version in here.items()
         if saved.get(name) != version
     ]
@@ -929,7 +928,14 @@ def load(path, estimator_name, *, device=None):
         mean, module_state, optimizer_state = _check_weights(
             params, state, has_mean, tensors, n_bytes, metadata
         )
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        RecursionError,
+        OverflowError,
+    ) as exc:
         # ValueError includes scikit-learn's InvalidParameterError.
         raise _refuse(path, str(exc)) from None
     _check_versions(path, metadata["versions"])
