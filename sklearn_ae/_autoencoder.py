@@ -48,6 +48,7 @@ from ._data import (
 from ._engine._distributed import agree_on_seed, current_group
 from ._engine._net import TrainingDiverged
 from ._engine._threads import cpu_threads, step_flops
+from ._guard import drop_fit_lock, fit_lock, sigint_deferred
 from ._pca import (
     MIN_TEST_ROWS,
     PCA_TEST_LEVEL,
@@ -719,24 +720,27 @@ class AutoencoderTransformer(
         was, a fitted model with its weights, optimizer state, history and
         curves, an unfitted one unfitted; the exception propagates.
         """
-        saved = dict(self.__dict__)
-        net = saved.get("net_")
-        restore_net = net.snapshot() if incremental and net is not None else None
-        try:
-            self._train(X, incremental)
-        except BaseException as exc:
-            if restore_net is not None:
-                restore_net()
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            if isinstance(exc, TrainingDiverged):
-                raise ValueError(
-                    f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
-                    f"smaller learning_rate (it is {self.learning_rate}), scale "
-                    "the input (e.g. with StandardScaler), or another optimizer. "
-                    "The estimator is left as it was before this call."
-                ) from None
-            raise
+        with fit_lock(self):  # calls from several threads, one at a time
+            saved = dict(self.__dict__)
+            net = saved.get("net_")
+            restore_net = net.snapshot() if incremental and net is not None else None
+            try:
+                self._train(X, incremental)
+            except BaseException as exc:
+                with sigint_deferred():  # a second Ctrl-C waits for the restore
+                    if restore_net is not None:
+                        restore_net()
+                    self.__dict__.clear()
+                    self.__dict__.update(saved)
+                if isinstance(exc, TrainingDiverged):
+                    raise ValueError(
+                        f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
+                        f"smaller learning_rate (it is {self.learning_rate}), scale "
+                        "the input (e.g. with StandardScaler), or another "
+                        "optimizer. The estimator is left as it was before this "
+                        "call."
+                    ) from None
+                raise
         return self
 
     def _train(self, X, incremental):
@@ -1164,7 +1168,7 @@ class AutoencoderTransformer(
         # ``module_`` is ``net_.module_``: skorch pickles it (and moves it
         # from a missing GPU to the CPU on load); pickling it here as well
         # would bypass that and break the identity of the two.
-        state = dict(super().__getstate__())
+        state = drop_fit_lock(dict(super().__getstate__()))
         if "net_" in state:
             state.pop("module_", None)
         return state
