@@ -1008,13 +1008,14 @@ class AutoencoderTransformer(
         from ._io._persistence import save
 
         check_is_fitted(self)
-        return save(
-            path,
-            type(self).__name__,
-            self.get_params(deep=False),
-            self._fitted_state(),
-            self.net_,
-        )
+        with fit_lock(self):  # not while a fit in another thread runs
+            return save(
+                path,
+                type(self).__name__,
+                self.get_params(deep=False),
+                self._fitted_state(),
+                self.net_,
+            )
 
     def _fitted_state(self):
         """The fitted attributes that ``save`` stores, as plain values."""
