@@ -281,26 +281,6 @@ def test_callbacks_in_every_accepted_form_fit_and_are_not_saved(
     assert AutoencoderTransformer.load(path).callbacks is None
 
 
-def test_files_of_development_versions_with_a_generator_state_load(
-    fitted, saved, tmp_path, X_small
-):
-    from safetensors.torch import load as st_load
-    from safetensors.torch import save as st_save
-
-    with zipfile.ZipFile(saved) as archive:
-        members = {n: archive.read(n) for n in archive.namelist()}
-    tensors = st_load(members["model.safetensors"])
-    tensors["generator.state"] = torch.Generator().get_state()
-    members["model.safetensors"] = st_save(tensors)
-    path = tmp_path / "old.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    assert_array_equal(
-        AutoencoderTransformer.load(path).transform(X_small), fitted.transform(X_small)
-    )
-
-
 def test_a_model_saved_with_device_auto_loads_without_a_warning(
     X_small, fast, tmp_path, recwarn
 ):

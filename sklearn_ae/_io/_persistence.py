@@ -35,16 +35,16 @@ it, and refuses what does not hold with a ``ValueError`` that says why:
    describe is built on the meta device (no memory), its size compared with
    the bytes of ``model.safetensors``, and every tensor's name, dtype and
    shape compared with it; weights and the mean must be finite;
-4. the optimizer state: the class by name, each parameter group's
-   hyperparameters (finite, non-negative, in range) and every state tensor
-   against the parameter it belongs to (name, dtype, shape, finite values),
-   using a template state made by the same optimizer class.
+4. the optimizer state, once the net is built (its size checked in 3): the
+   class by name, the parameter group's hyperparameters against the built
+   optimizer's (finite, non-negative, in range), every state entry against
+   the table of what that optimizer keeps and the parameter it belongs to
+   (name, dtype, shape, finite values), then torch's ``load_state_dict``
+   into the real optimizer.
 
-Only then is the net built, through the builder that ``fit`` uses, and filled
-in.
+The net is built through the builder that ``fit`` uses, and filled in.
 """
 
-import inspect
 import json
 import math
 import os
@@ -67,7 +67,6 @@ from .._config import (
     _unavailable,
     build_net,
     meta_module,
-    optimizer_spec,
     resolve_device,
 )
 from .._scaling import InputScaler
@@ -97,9 +96,6 @@ _OPT_PREFIX = "optimizer.state."
 # most the number of values it stores (an MLP's first layer, the mean), or,
 # where nothing pins it (an LSTM with loss="bce"), this many (4 MiB a row).
 _MAX_FREE_FEATURES = 2**20
-# Written by development versions before the generators were seeded per
-# call; accepted (if well-formed) and ignored.
-_LEGACY_GENERATOR = "generator.state"
 
 
 def _qualified(cls):
@@ -145,6 +141,21 @@ _FITTED_KEYS = {
 _IMPLEMENTATION_KEYS = {"fused", "foreach", "capturable", "differentiable"}
 # What torch's learning-rate schedulers add to a parameter group.
 _SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
+# What each optimizer keeps per parameter once it has stepped (with the
+# hyperparameters the estimator leaves at their defaults: no amsgrad, no
+# momentum, not centered), and whether it has it from its construction.
+_OPTIMIZER_STATE = {
+    "Adam": ({"step", "exp_avg", "exp_avg_sq"}, False),
+    "AdamW": ({"step", "exp_avg", "exp_avg_sq"}, False),
+    "NAdam": ({"step", "mu_product", "exp_avg", "exp_avg_sq"}, False),
+    "RAdam": ({"step", "exp_avg", "exp_avg_sq"}, False),
+    "Adadelta": ({"step", "square_avg", "acc_delta"}, False),
+    "Adagrad": ({"step", "sum"}, True),
+    "RMSprop": ({"step", "square_avg"}, False),
+    "SGD": (set(), False),
+}
+# The state entries that are one number (a 0-d tensor), not one per weight.
+_SCALAR_STATE = {"step", "mu_product"}
 # Optimizer state that is a count or a second moment: never negative.
 _NON_NEGATIVE_STATE = {
     "step",
@@ -717,92 +728,66 @@ def _check_group(i, group, expected, n_params):
     return hyper
 
 
-def _template_state(optimizer_cls, hyper):
-    """``(state after construction, state after one step)`` of one stand-in.
+def _check_optimizer(saved, tensors, optimizer):
+    """The optimizer state dict for ``optimizer`` (the built one), checked.
 
-    A stand-in parameter of 3 values shows which state entries are shaped
-    like their parameter (shape ``(3,)``) and which are fixed (``step``:
-    shape ``()``), with their dtypes.
+    The hyperparameters are checked against the built optimizer's own, and
+    every state entry against the table of what this optimizer class keeps
+    and the parameter it belongs to (shape, dtype, finite values); torch's
+    ``load_state_dict`` then checks the groups and their sizes.
     """
-    standin = torch.zeros(3, requires_grad=True)
-    accepted = inspect.signature(optimizer_cls).parameters
-    # (AdamW's group has "decoupled_weight_decay", which it sets itself.)
-    hyper = {k: v for k, v in hyper.items() if k in accepted}
-    try:
-        optimizer = optimizer_cls([standin], **hyper)
-    except (ValueError, TypeError, RuntimeError) as exc:
-        raise ValueError(f"invalid optimizer hyperparameters ({exc})") from None
-    initial = {k: v for k, v in optimizer.state[standin].items()}
-    standin.grad = torch.full_like(standin, 0.5)
-    optimizer.step()
-    return initial, dict(optimizer.state[standin])
-
-
-def _check_optimizer(saved, tensors, optimizer_cls, kwargs, shapes):
-    """The optimizer state dict from validated JSON and tensors."""
     _keys("optimizer", saved, {"class", "state", "param_groups"})
-    if saved["class"] != _qualified(optimizer_cls):
+    cls = type(optimizer)
+    if saved["class"] != _qualified(cls):
         raise ValueError(
             f"the optimizer state is for {saved['class']!r}, but the parameters "
-            f"build {_qualified(optimizer_cls)!r}"
+            f"build {_qualified(cls)!r}"
         )
-    standin = torch.zeros(1, requires_grad=True)
-    expected = optimizer_cls([standin], **kwargs).param_groups[0]
+    expected = optimizer.param_groups[0]
+    params = expected["params"]
     groups = saved["param_groups"]
     if not (isinstance(groups, list) and len(groups) == 1):
         raise ValueError("the optimizer state must have one parameter group")
     group = {k: _decode(v) for k, v in _dict("param_groups[0]", groups[0]).items()}
-    hyper = _check_group(0, group, expected, len(shapes))
-    implementation = {k: expected[k] for k in _IMPLEMENTATION_KEYS & set(expected)}
-    initial, template = _template_state(optimizer_cls, {**hyper, **implementation})
+    _check_group(0, group, expected, len(params))
+    # How this machine runs the optimizer (e.g. fused) stays its own.
+    group.update({k: expected[k] for k in _IMPLEMENTATION_KEYS & set(expected)})
 
-    plain = _dict("optimizer state", saved["state"])
     state = {}
-    for idx, values in plain.items():
-        if not (isinstance(idx, str) and _INDEX.fullmatch(idx)) or int(idx) >= len(
-            shapes
-        ):
+    for idx, values in _dict("optimizer state", saved["state"]).items():
+        if not (_INDEX.fullmatch(idx) and int(idx) < len(params)):
             raise ValueError(f"optimizer state for parameter {idx!r}, which is not one")
-        state[int(idx)] = {
-            k: _decode(v) for k, v in _dict(f"state[{idx}]", values).items()
-        }
+        if _dict(f"state[{idx}]", values):
+            raise ValueError(f"the optimizer state of parameter {idx} is not tensors")
+        state[int(idx)] = {}
     for name, tensor in tensors.items():
         idx, _, key = name.removeprefix(_OPT_PREFIX).partition(".")
-        if not (_INDEX.fullmatch(idx) and int(idx) < len(shapes) and key):
+        if not (_INDEX.fullmatch(idx) and int(idx) < len(params) and key):
             raise ValueError(f"unexpected tensor {name!r}")
-        entry = state.setdefault(int(idx), {})
-        if key in entry:
-            raise ValueError(f"optimizer state {key!r} of parameter {idx} is twice")
-        entry[key] = tensor
+        state.setdefault(int(idx), {})[key] = tensor
 
-    for idx, shape in enumerate(shapes):
+    keys, from_the_start = _OPTIMIZER_STATE[cls.__name__]
+    scalar_dtype = (
+        torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    )
+    for idx, param in enumerate(params):
         entry = state.get(idx, {})
-        if not entry and not initial:
+        if not entry and not from_the_start:
             continue  # a parameter that never had a gradient
-        if set(entry) != set(template):
+        if set(entry) != keys:
             raise ValueError(
                 f"the optimizer state of parameter {idx} has {sorted(entry)}, "
-                f"expected {sorted(template)}"
+                f"expected {sorted(keys)}"
             )
-        for key, reference in template.items():
-            value, label = entry[key], f"{_OPT_PREFIX}{idx}.{key}"
-            if torch.is_tensor(reference):
-                if not torch.is_tensor(value):
-                    raise ValueError(f"{label} must be a tensor")
-                like_param = tuple(reference.shape) == (3,)
-                _check_tensor(
-                    label,
-                    value,
-                    shape if like_param else reference.shape,
-                    reference.dtype,
-                    non_negative=key in _NON_NEGATIVE_STATE,
-                )
-            elif _is_real(reference):
-                _finite(label, value)
-                if key in _NON_NEGATIVE_STATE and value < 0:
-                    raise ValueError(f"{label} must be >= 0, got {value!r}")
-            elif value != reference or type(value) is not type(reference):
-                raise ValueError(f"{label} must be {reference!r}, got {value!r}")
+        for key, value in sorted(entry.items()):
+            scalar = key in _SCALAR_STATE
+            _check_tensor(
+                f"{_OPT_PREFIX}{idx}.{key}",
+                value,
+                () if scalar else param.shape,
+                scalar_dtype if scalar else param.dtype,
+                non_negative=key in _NON_NEGATIVE_STATE,
+            )
     return {"state": state, "param_groups": [group]}
 
 
@@ -816,9 +801,6 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
     """Split and check the tensors: ``(mean, module_state, optimizer_state)``."""
     n_features = state["n_features_in_"]
     tensors = dict(tensors)
-    legacy = tensors.pop(_LEGACY_GENERATOR, None)
-    if legacy is not None and (legacy.dtype != torch.uint8 or legacy.dim() != 1):
-        raise ValueError(f"tensor {_LEGACY_GENERATOR!r} is not a byte vector")
     mean = tensors.pop("scaler.mean", None)
     if has_mean:
         if mean is None:
@@ -873,16 +855,9 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
         except ValueError as exc:
             raise ValueError(f"the weights do not fit the model: {exc}") from None
 
-    optimizer_state = None
-    if "optimizer" in metadata:
-        optimizer_cls, kwargs = optimizer_spec(params, "cpu")
-        shapes = [tuple(p.shape) for p in module.parameters()]
-        optimizer_state = _check_optimizer(
-            metadata["optimizer"], opt_tensors, optimizer_cls, kwargs, shapes
-        )
-    elif opt_tensors:
+    if opt_tensors and "optimizer" not in metadata:
         raise ValueError("it holds optimizer tensors but no optimizer state")
-    return mean, module_state, optimizer_state
+    return mean, module_state, opt_tensors
 
 
 def _check_versions(path, saved):
@@ -916,29 +891,22 @@ def load(path, estimator_name, *, device=None):
     """Read a model file: ``(params, state, net)``; see the module docstring.
 
     ``state`` holds the fitted values that ``save`` was given; ``net`` is
-    built from ``params`` by the same function that ``fit`` uses, then filled
-    in with the saved weights and optimizer state, once all of them have
-    been checked.
+    built from ``params`` by the same function that ``fit`` uses (once its
+    size and weights have been checked against the file), then filled in
+    with the saved weights and the optimizer state, once checked.
     """
     if device is not None:
         device = _load_device(device)
     metadata, tensors, n_bytes = _read(path)
+    refused = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
+    # (ValueError includes scikit-learn's InvalidParameterError.)
     try:
         params, state, scale, has_mean = _check_metadata(metadata, estimator_name)
-        mean, module_state, optimizer_state = _check_weights(
+        mean, module_state, opt_tensors = _check_weights(
             params, state, has_mean, tensors, n_bytes, metadata
         )
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-        AttributeError,
-        RecursionError,
-        OverflowError,
-    ) as exc:
-        # ValueError includes scikit-learn's InvalidParameterError.
+    except (*refused, OverflowError) as exc:
         raise _refuse(path, str(exc)) from None
-    _check_versions(path, metadata["versions"])
     saved_device = str(params["device"])
     if device is not None:
         params["device"] = device
@@ -958,14 +926,13 @@ def load(path, estimator_name, *, device=None):
     built = {**params, "n_components": state["n_components_"]}  # as resolved
     try:
         net = build_net(built, state["n_features_in_"], scaler, state["seed"])
-    except ValueError as exc:  # e.g. mask noise of 1 or more
+        with torch.no_grad():
+            net.module_.load_state_dict(module_state, strict=True)
+        if "optimizer" in metadata:
+            net.optimizer_.load_state_dict(
+                _check_optimizer(metadata["optimizer"], opt_tensors, net.optimizer_)
+            )
+    except refused as exc:  # e.g. mask noise of 1 or more
         raise _refuse(path, str(exc)) from None
-    with torch.no_grad():
-        net.module_.load_state_dict(module_state, strict=True)
-    if optimizer_state is not None:
-        # How this machine runs the optimizer (e.g. fused) stays its own.
-        built = net.optimizer_.param_groups[0]
-        for group in optimizer_state["param_groups"]:
-            group.update({k: built[k] for k in _IMPLEMENTATION_KEYS & set(built)})
-        net.optimizer_.load_state_dict(optimizer_state)
+    _check_versions(path, metadata["versions"])
     return params, state, net
