@@ -48,6 +48,7 @@ from ._data import (
 from ._engine._distributed import agree_on_seed, current_group
 from ._engine._net import TrainingDiverged
 from ._engine._threads import cpu_threads, step_flops
+from ._fitted import set_from_plain, to_plain
 from ._guard import drop_fit_lock, fit_lock, sigint_deferred
 from ._pca import (
     MIN_TEST_ROWS,
@@ -1019,27 +1020,7 @@ class AutoencoderTransformer(
 
     def _fitted_state(self):
         """The fitted attributes that ``save`` stores, as plain values."""
-        names = getattr(self, "feature_names_in_", None)
-        return {
-            "n_features_in_": int(self.n_features_in_),
-            "feature_names_in_": None if names is None else [str(n) for n in names],
-            "n_components_": int(self.n_components_),
-            "n_iter_": int(self.n_iter_),
-            "best_epoch_": int(self.best_epoch_),
-            "explained_variance_fraction_": (
-                None
-                if self.explained_variance_fraction_ is None
-                else float(self.explained_variance_fraction_)
-            ),
-            "loss_curve_": [float(v) for v in self.loss_curve_],
-            "validation_loss_curve_": (
-                None
-                if self.validation_loss_curve_ is None
-                else [float(v) for v in self.validation_loss_curve_]
-            ),
-            "seed": int(self._seed),
-            "dtype": self._fit_dtype.name,
-        }
+        return to_plain(self)
 
     @classmethod
     def load(cls, path, *, device=None):
@@ -1098,13 +1079,9 @@ class AutoencoderTransformer(
         params, state, net = load(path, cls.__name__, device=device)
         estimator = cls(**params)
         estimator._set_fitted(
-            net, state.pop("dtype"), state.pop("seed"), state.pop("n_components_")
+            net, state["dtype"], state["seed"], state["n_components_"]
         )
-        names = state.pop("feature_names_in_")
-        if names is not None:
-            estimator.feature_names_in_ = np.asarray(names, dtype=object)
-        for name, value in state.items():
-            setattr(estimator, name, value)
+        set_from_plain(estimator, state, skip={"_fit_dtype", "_seed", "n_components_"})
         return estimator
 
     # ----------------------------------------------------------------- ONNX

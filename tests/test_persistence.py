@@ -552,3 +552,18 @@ def test_text_from_a_file_is_quoted_in_warnings(saved, tmp_path):
     message = str(record[0].message)
     assert repr(fake) in message
     assert not any(c in message for c in "\x1b\r\n")
+
+
+def test_the_declared_fitted_state_is_what_fit_sets_and_load_restores(fitted, saved):
+    from sklearn_ae._fitted import ATTRIBUTES, FITTED
+
+    public = {k for k in vars(fitted) if k.endswith("_") and not k.startswith("__")}
+    assert public <= set(ATTRIBUTES), public - set(ATTRIBUTES)
+    loaded = AutoencoderTransformer.load(saved)
+    for field in FITTED:
+        expected = getattr(fitted, field.attribute, None)
+        got = getattr(loaded, field.attribute, None)
+        if isinstance(expected, np.ndarray):
+            assert_array_equal(got, expected)
+        else:
+            assert got == expected, field.attribute

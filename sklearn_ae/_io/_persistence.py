@@ -69,6 +69,7 @@ from .._config import (
     meta_module,
     resolve_device,
 )
+from .._fitted import FITTED, base_kind
 from .._scaling import InputScaler
 from .._version import __version__
 from ._files import open_regular, replace_atomically
@@ -120,21 +121,8 @@ _METADATA_KEYS = {
     "module_class",
     "fitted",
 }
-_FITTED_KEYS = {
-    "n_features_in_",
-    "feature_names_in_",
-    "n_components_",
-    "n_iter_",
-    "best_epoch_",
-    "loss_curve_",
-    "validation_loss_curve_",
-    "explained_variance_fraction_",
-    "seed",
-    "dtype",
-    "scale_",
-    "has_mean",
-    "device",
-}
+# The declared fitted values, and what the net holds (the mean is a tensor).
+_FITTED_KEYS = {f.key for f in FITTED} | {"scale_", "has_mean", "device"}
 # How this machine runs an optimizer, not part of the model: the loaded
 # optimizer keeps its own (a file saved where "fused" was available loads
 # where it is not).
@@ -564,22 +552,48 @@ def _check_params(saved, estimator_name):
     return params
 
 
+def _names(name, value):
+    if not (isinstance(value, list) and all(isinstance(n, str) for n in value)):
+        raise ValueError(f"{name} must be None or a list of strings")
+    return value
+
+
+def _dtype(name, value):
+    if value not in ("float32", "float64"):
+        raise ValueError(f"{name} must be 'float32' or 'float64', got {value!r}")
+    return value
+
+
+# A check of each kind of the declared fitted state (sklearn_ae._fitted).
+_KINDS = {
+    "size": lambda name, value: _int(name, value, low=1),
+    "count": _int,
+    "seed": lambda name, value: _int(name, value, high=2**32 - 1),
+    "curve": _curve,
+    "number": _finite,
+    "names": _names,
+    "dtype": _dtype,
+}
+
+
 def _check_fitted(fitted, params):
+    """The declared fitted values, each checked by its kind, then together."""
     _keys("fitted", fitted, _FITTED_KEYS)
-    n_features = _int("n_features_in_", fitted["n_features_in_"], low=1)
-    names = fitted["feature_names_in_"]
-    if names is not None and not (
-        isinstance(names, list)
-        and len(names) == n_features
-        and all(isinstance(n, str) for n in names)
-    ):
+    state = {}
+    for field in FITTED:
+        value = fitted[field.key]
+        if not (value is None and " or " in field.kind):
+            value = _KINDS[base_kind(field.kind)](field.key, value)
+        state[field.key] = value
+    n_features, n_iter = state["n_features_in_"], state["n_iter_"]
+    names = state["feature_names_in_"]
+    if names is not None and len(names) != n_features:
         raise ValueError(
             f"feature_names_in_ must be None or {n_features} strings (one per feature)"
         )
     # n_components is resolved on the training data (as PCA's is): an int is
     # the width itself; a fraction, "mle" or None give at most n_features.
-    n_components = _int("n_components_", fitted["n_components_"])
-    requested = params["n_components"]
+    n_components, requested = state["n_components_"], params["n_components"]
     if _is_int(requested) and n_components != requested:
         raise ValueError(
             f"n_components_={n_components} differs from the parameter "
@@ -590,24 +604,18 @@ def _check_fitted(fitted, params):
             f"n_components_={n_components} is more than the {n_features} "
             f"features, which n_components={requested!r} cannot give"
         )
-    n_iter = _int("n_iter_", fitted["n_iter_"])
-    curve = fitted["validation_loss_curve_"]
-    if curve is not None:
-        curve = _curve("validation_loss_curve_", curve)
-        if len(curve) > n_iter:
-            raise ValueError(
-                f"validation_loss_curve_ has {len(curve)} entries, more than "
-                f"n_iter_={n_iter}"
-            )
-    best_epoch = _int("best_epoch_", fitted["best_epoch_"], high=n_iter)
-    fraction = fitted["explained_variance_fraction_"]
-    if fraction is not None:
-        fraction = _finite("explained_variance_fraction_", fraction)
-        if fraction > 1:
-            raise ValueError(f"explained_variance_fraction_ is {fraction}, more than 1")
-    dtype = fitted["dtype"]
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    # loss_curve_ has one entry per epoch trained.
+    _curve("loss_curve_", state["loss_curve_"], n_iter)
+    curve = state["validation_loss_curve_"]
+    if curve is not None and len(curve) > n_iter:
+        raise ValueError(
+            f"validation_loss_curve_ has {len(curve)} entries, more than "
+            f"n_iter_={n_iter}"
+        )
+    _int("best_epoch_", state["best_epoch_"], high=n_iter)
+    fraction = state["explained_variance_fraction_"]
+    if fraction is not None and fraction > 1:
+        raise ValueError(f"explained_variance_fraction_ is {fraction}, more than 1")
     if not isinstance(fitted["has_mean"], bool):
         raise ValueError(f"has_mean must be true or false, got {fitted['has_mean']!r}")
     scale = _finite("scale_", fitted["scale_"], positive=True)
@@ -615,19 +623,7 @@ def _check_fitted(fitted, params):
         raise ValueError(f"scale_ is {scale}, but without a mean it must be 1.0")
     if not isinstance(fitted["device"], str):
         raise ValueError(f"device must be a string, got {fitted['device']!r}")
-    return {
-        "n_features_in_": n_features,
-        "feature_names_in_": names,
-        "n_components_": n_components,
-        "n_iter_": n_iter,
-        "best_epoch_": best_epoch,
-        "explained_variance_fraction_": fraction,
-        # loss_curve_ has one entry per epoch trained.
-        "loss_curve_": _curve("loss_curve_", fitted["loss_curve_"], n_iter),
-        "validation_loss_curve_": curve,
-        "seed": _int("seed", fitted["seed"], high=2**32 - 1),
-        "dtype": np.dtype(dtype),
-    }
+    return state
 
 
 def _check_metadata(metadata, estimator_name):
