@@ -239,40 +239,21 @@ def _params_to_json(params):
 
 
 def _optimizer_to_json(optimizer, tensors):
-    """The optimizer's state: tensors into ``tensors``, the rest as JSON.
+    """The optimizer's state: its tensors into ``tensors``, the rest as JSON.
 
-    Returns None (and the state is not saved, with a warning) when a value is
-    neither a tensor nor a plain value.
+    (The optimizers that ``save`` accepts keep only tensors per parameter.)
     """
     state_dict = optimizer.state_dict()
-    found = {}
-    try:
-        plain = {}
-        for idx, param_state in state_dict["state"].items():
-            plain[str(idx)] = {}
-            for key, value in param_state.items():
-                if torch.is_tensor(value):
-                    found[f"{_OPT_PREFIX}{idx}.{key}"] = value.detach().cpu()
-                else:
-                    plain[str(idx)][key] = _encode(key, value)
-        groups = [
-            {k: _encode(k, v) for k, v in group.items()}
-            for group in state_dict["param_groups"]
-        ]
-    except TypeError:
-        warnings.warn(
-            f"The state of optimizer {type(optimizer).__name__} is not saved (it "
-            "holds values that are neither tensors nor plain values); a "
-            "partial_fit after load starts a fresh optimizer.",
-            UserWarning,
-            stacklevel=4,
-        )
-        return None
-    tensors.update({k: v.contiguous() for k, v in found.items()})
+    for idx, entry in state_dict["state"].items():
+        for key, value in entry.items():
+            tensors[f"{_OPT_PREFIX}{idx}.{key}"] = value.detach().cpu().contiguous()
     return {
         "class": _qualified(type(optimizer)),
-        "state": plain,
-        "param_groups": groups,
+        "state": {str(idx): {} for idx in state_dict["state"]},
+        "param_groups": [
+            {k: _encode(k, v) for k, v in group.items()}
+            for group in state_dict["param_groups"]
+        ],
     }
 
 
@@ -305,9 +286,7 @@ def serialise(estimator_name, params, state, net):
         optimizer = OPTIMIZERS[optimizer]
     if type(net.optimizer_) is optimizer:
         # (Not when the optimizer parameter was changed after the fit.)
-        saved = _optimizer_to_json(net.optimizer_, tensors)
-        if saved is not None:
-            metadata["optimizer"] = saved
+        metadata["optimizer"] = _optimizer_to_json(net.optimizer_, tensors)
     return metadata, tensors
 
 
@@ -688,14 +667,13 @@ def _expected_module(params, n_features, n_module_tensors, n_bytes):
 
 
 def _check_group(i, group, expected, n_params):
-    """A saved parameter group's hyperparameters, as keyword arguments."""
+    """Check a saved parameter group against the built one, ``expected``."""
     _keys(f"optimizer param_groups[{i}]", group, expected, optional=_SCHEDULER_KEYS)
     if group["params"] != list(range(n_params)):
         raise ValueError(
             f"optimizer param_groups[{i}]['params'] must be the indices "
             f"0..{n_params - 1}"
         )
-    hyper = {}
     for key, value in group.items():
         if key == "params":
             continue
@@ -719,9 +697,6 @@ def _check_group(i, group, expected, n_params):
                 )
         elif value != reference or type(value) is not type(reference):
             raise ValueError(f"{label} must be {reference!r}, got {value!r}")
-        if key not in _SCHEDULER_KEYS:
-            hyper[key] = value
-    return hyper
 
 
 def _check_optimizer(saved, tensors, optimizer):
