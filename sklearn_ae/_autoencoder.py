@@ -48,6 +48,8 @@ from ._data import (
 from ._engine._distributed import agree_on_seed, current_group
 from ._engine._net import TrainingDiverged
 from ._engine._threads import cpu_threads, step_flops
+from ._fitted import set_from_plain, to_plain
+from ._guard import drop_fit_lock, fit_lock, sigint_deferred
 from ._pca import (
     MIN_TEST_ROWS,
     PCA_TEST_LEVEL,
@@ -719,24 +721,27 @@ class AutoencoderTransformer(
         was, a fitted model with its weights, optimizer state, history and
         curves, an unfitted one unfitted; the exception propagates.
         """
-        saved = dict(self.__dict__)
-        net = saved.get("net_")
-        restore_net = net.snapshot() if incremental and net is not None else None
-        try:
-            self._train(X, incremental)
-        except BaseException as exc:
-            if restore_net is not None:
-                restore_net()
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            if isinstance(exc, TrainingDiverged):
-                raise ValueError(
-                    f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
-                    f"smaller learning_rate (it is {self.learning_rate}), scale "
-                    "the input (e.g. with StandardScaler), or another optimizer. "
-                    "The estimator is left as it was before this call."
-                ) from None
-            raise
+        with fit_lock(self):  # calls from several threads, one at a time
+            saved = dict(self.__dict__)
+            net = saved.get("net_")
+            restore_net = net.snapshot() if incremental and net is not None else None
+            try:
+                self._train(X, incremental)
+            except BaseException as exc:
+                with sigint_deferred():  # a second Ctrl-C waits for the restore
+                    if restore_net is not None:
+                        restore_net()
+                    self.__dict__.clear()
+                    self.__dict__.update(saved)
+                if isinstance(exc, TrainingDiverged):
+                    raise ValueError(
+                        f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
+                        f"smaller learning_rate (it is {self.learning_rate}), scale "
+                        "the input (e.g. with StandardScaler), or another "
+                        "optimizer. The estimator is left as it was before this "
+                        "call."
+                    ) from None
+                raise
         return self
 
     def _train(self, X, incremental):
@@ -953,14 +958,18 @@ class AutoencoderTransformer(
 
         The file is written next to ``path`` and renamed over it once
         complete, so a failed save never leaves a truncated file. A file that
-        is replaced keeps its permission bits (a new one gets the usual
-        ``0o666`` less the umask), and a symbolic link is followed: its
-        target is replaced, the link stays.
+        is replaced keeps its permission bits, which the temporary file has
+        from its first byte (a new file gets the usual ``0o666`` less the
+        umask), and a symbolic link is followed: its target is replaced, the
+        link stays. Temporaries left by a save that was killed are removed by
+        the next save to the same path.
 
         Parameters
         ----------
         path : str or path-like
-            Where to write; an existing file is replaced.
+            Where to write; an existing regular file is replaced. A path
+            that ends with a separator, or that is (or links to) a folder, a
+            FIFO or a device, is refused.
 
         Returns
         -------
@@ -969,6 +978,10 @@ class AutoencoderTransformer(
 
         Raises
         ------
+        ValueError
+            If ``path`` is not a file name, or names something other than a
+            regular file.
+
         TypeError
             If a parameter cannot be stored as plain data, such as a class of
             your own as ``architecture`` or ``optimizer``: only the built-in
@@ -996,37 +1009,18 @@ class AutoencoderTransformer(
         from ._io._persistence import save
 
         check_is_fitted(self)
-        return save(
-            path,
-            type(self).__name__,
-            self.get_params(deep=False),
-            self._fitted_state(),
-            self.net_,
-        )
+        with fit_lock(self):  # not while a fit in another thread runs
+            return save(
+                path,
+                type(self).__name__,
+                self.get_params(deep=False),
+                self._fitted_state(),
+                self.net_,
+            )
 
     def _fitted_state(self):
         """The fitted attributes that ``save`` stores, as plain values."""
-        names = getattr(self, "feature_names_in_", None)
-        return {
-            "n_features_in_": int(self.n_features_in_),
-            "feature_names_in_": None if names is None else [str(n) for n in names],
-            "n_components_": int(self.n_components_),
-            "n_iter_": int(self.n_iter_),
-            "best_epoch_": int(self.best_epoch_),
-            "explained_variance_fraction_": (
-                None
-                if self.explained_variance_fraction_ is None
-                else float(self.explained_variance_fraction_)
-            ),
-            "loss_curve_": [float(v) for v in self.loss_curve_],
-            "validation_loss_curve_": (
-                None
-                if self.validation_loss_curve_ is None
-                else [float(v) for v in self.validation_loss_curve_]
-            ),
-            "seed": int(self._seed),
-            "dtype": self._fit_dtype.name,
-        }
+        return to_plain(self)
 
     @classmethod
     def load(cls, path, *, device=None):
@@ -1085,13 +1079,9 @@ class AutoencoderTransformer(
         params, state, net = load(path, cls.__name__, device=device)
         estimator = cls(**params)
         estimator._set_fitted(
-            net, state.pop("dtype"), state.pop("seed"), state.pop("n_components_")
+            net, state["dtype"], state["seed"], state["n_components_"]
         )
-        names = state.pop("feature_names_in_")
-        if names is not None:
-            estimator.feature_names_in_ = np.asarray(names, dtype=object)
-        for name, value in state.items():
-            setattr(estimator, name, value)
+        set_from_plain(estimator, state, skip={"_fit_dtype", "_seed", "n_components_"})
         return estimator
 
     # ----------------------------------------------------------------- ONNX
@@ -1156,7 +1146,7 @@ class AutoencoderTransformer(
         # ``module_`` is ``net_.module_``: skorch pickles it (and moves it
         # from a missing GPU to the CPU on load); pickling it here as well
         # would bypass that and break the identity of the two.
-        state = dict(super().__getstate__())
+        state = drop_fit_lock(dict(super().__getstate__()))
         if "net_" in state:
             state.pop("module_", None)
         return state

@@ -131,9 +131,13 @@ def _is_callback_list(value):
     return isinstance(value, list) and all(_is_callback(cb) for cb in value)
 
 
+# The largest integer parameter (a count, a width, a batch size): torch takes
+# sizes as C integers, and 10**30 failed inside it with a TypeError.
+MAX_INT = 2**31 - 1
+
 PARAMETER_CONSTRAINTS = {
     "n_components": [
-        _Int(Integral, 0, None, closed="left"),
+        _Int(Integral, 0, MAX_INT, closed="both"),
         Interval(RealNotInt, 0, 1, closed="neither"),
         StrOptions({"mle"}),
         None,
@@ -157,11 +161,11 @@ PARAMETER_CONSTRAINTS = {
     "init": [StrOptions({"auto", "pca", "random"})],
     "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [_Int(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    "max_iter": [_Int(Integral, 1, None, closed="left")],
+    "batch_size": [_Int(Integral, 1, MAX_INT, closed="both"), StrOptions({"auto"})],
+    "max_iter": [_Int(Integral, 1, MAX_INT, closed="both")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [_Int(Integral, 1, None, closed="left")],
+    "n_iter_no_change": [_Int(Integral, 1, MAX_INT, closed="both")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "device": [str, torch.device],
     "random_state": ["random_state"],
@@ -344,7 +348,11 @@ def _architecture_name(arch):
 
 
 def _is_positive_int(value):
-    return isinstance(value, Integral) and not isinstance(value, bool) and value > 0
+    return (
+        isinstance(value, Integral)
+        and not isinstance(value, bool)
+        and 0 < value <= MAX_INT
+    )
 
 
 def _positive_ints(name, value, *, label=None):
