@@ -170,7 +170,7 @@ def _check_finite_chunked(X):
         assert_all_finite(values, input_name="X")
 
 
-def check_X(estimator, X, *, reset):
+def check_X(estimator, X, *, reset, finite=True):
     """``validate_data`` for a training or inference entry point, streamed.
 
     Parameters
@@ -185,6 +185,10 @@ def check_X(estimator, X, *, reset):
     reset : bool
         True in ``fit`` and the first ``partial_fit``; False elsewhere.
 
+    finite : bool, default=True
+        Whether to check finiteness here, chunk by chunk; a fit that builds
+        a model checks it in its statistics pass instead (``_stats``).
+
     Returns
     -------
     X : ndarray, np.memmap, CSR matrix or LazyRows
@@ -192,7 +196,7 @@ def check_X(estimator, X, *, reset):
         sorted integer arrays. A float memory map comes back uncopied.
     """
     if is_dask_array(X):
-        return _check_dask(estimator, X, reset=reset)
+        return _check_dask(estimator, X, reset=reset, finite=finite)
     X = validate_data(
         estimator,
         X,
@@ -201,11 +205,12 @@ def check_X(estimator, X, *, reset):
         ensure_all_finite=False,
         reset=reset,
     )
-    _check_finite_chunked(X)
+    if finite:
+        _check_finite_chunked(X)
     return X
 
 
-def _check_dask(estimator, X, *, reset):
+def _check_dask(estimator, X, *, reset, finite):
     if X.ndim != 2:
         # Let scikit-learn phrase the error on a tiny computed sample.
         validate_data(estimator, np.asarray(X[:2].compute()), reset=reset)
@@ -227,7 +232,8 @@ def _check_dask(estimator, X, *, reset):
         reset=reset,
     )
     rows = LazyRows(X)
-    _check_finite_chunked(rows)
+    if finite:
+        _check_finite_chunked(rows)
     return rows
 
 
