@@ -1,11 +1,12 @@
 """The scikit-learn face: :class:`AutoencoderTransformer`.
 
 The estimator checks input, keeps the fitted state and maps between the
-user's arrays and the trained module. Everything else has its own module:
-``_config`` turns parameters into a network, ``_scaling`` maps the user's
-units to the module's, ``_data`` checks and batches input, ``_net`` trains,
-``_distributed`` trains data-parallel, ``_persistence`` and ``_onnx`` write
-files.
+user's arrays and the trained module. A fit is a sequence it only calls:
+``_data.check_X`` checks X, ``_plan.plan_fit`` resolves the parameters once,
+``_trainer.train`` reads the data's statistics in one pass (``_stats``),
+builds the net (``_config``), trains it (``_engine``) and returns a result,
+from which the estimator alone sets its fitted attributes. ``_inference``
+encodes and decodes for the transforms; ``_io`` writes files.
 """
 
 import inspect
