@@ -29,7 +29,7 @@ from ._data import check_X, map_rows
 from ._engine._net import TrainingDiverged
 from ._inference import decoder, encoder, inference_threads
 from ._plan import plan_fit
-from ._trainer import seed_agreement, train
+from ._trainer import train
 
 __all__ = ["AutoencoderTransformer"]
 
@@ -712,12 +712,12 @@ class AutoencoderTransformer(
         net = None if first_pass else self.net_
         plan = plan_fit(
             params,
-            X.shape,
+            X,
             seed_from(self.random_state) if first_pass else self._seed,
             incremental=incremental,
             first_pass=first_pass,
             epochs_before=0 if first_pass else self.n_iter_,
-            agree=seed_agreement(X, None if net is None else net.scaler, self.verbose),
+            scaler=None if net is None else net.scaler,
         )
         result = train(X, params, plan, net)
         if first_pass:

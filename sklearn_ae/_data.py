@@ -61,6 +61,7 @@ __all__ = [
     "RowDataset",
     "as_tensor",
     "check_X",
+    "chunk_slices",
     "dense",
     "is_dask_array",
     "is_memory_mapped",
@@ -127,6 +128,20 @@ class LazyRows:
 def iter_row_slices(n_rows):
     """Slices of ``CHUNK_ROWS`` rows covering ``range(n_rows)``."""
     return gen_batches(n_rows, CHUNK_ROWS)
+
+
+def chunk_slices(n_rows, row_chunks=None):
+    """Row slices covering ``range(n_rows)``, of at most ``CHUNK_ROWS`` rows,
+    each inside one of ``row_chunks`` (a dask array's row chunks,
+    ``LazyRows.row_chunks``), so that no chunk is computed twice."""
+    if row_chunks is None:
+        yield from iter_row_slices(n_rows)
+        return
+    start = 0
+    for size in row_chunks:
+        for part in iter_row_slices(size):
+            yield slice(start + part.start, start + part.stop)
+        start += size
 
 
 def dense(X):

@@ -1,7 +1,7 @@
 """Encoding and decoding with a fitted net, chunk by chunk, in the user's units.
 
 Free functions of the fitted net, used by the estimator's transforms and by
-the trainer's measure of the explained variance.
+the trainer for ``explained_variance_fraction_``.
 """
 
 import copy
@@ -9,10 +9,15 @@ import copy
 import numpy as np
 import torch
 
-from ._data import CHUNK_ROWS, as_tensor
+from ._data import CHUNK_ROWS, as_tensor, chunk_slices, dense
 from ._engine._threads import cpu_threads, step_flops
 
-__all__ = ["decoder", "encoder", "inference_threads"]
+__all__ = [
+    "decoder",
+    "encoder",
+    "explained_variance_fraction",
+    "inference_threads",
+]
 
 
 def _inference_module(net, dtype):
@@ -54,3 +59,26 @@ def decoder(net, dtype, bce):
         return scaler.inverse(torch.sigmoid(x_hat) if bce else x_hat, dtype)
 
     return decode
+
+
+def _row_squares(A):
+    """Each row's sum of squares, in A's dtype (no float64 copy of A)."""
+    return np.einsum("ij,ij->i", A, A)
+
+
+def explained_variance_fraction(net, X, sst, *, bce):
+    """``1 - SSE / sst`` of the reconstructions of X, in one chunked pass.
+
+    The reconstructions are those ``inverse_transform(transform(X))`` gives
+    (in X's dtype); each row's squares are summed in X's dtype and the rows'
+    sums in float64. ``sst`` is the sum of squares about the mean (the
+    statistics pass's).
+    """
+    encode, decode = encoder(net, X.dtype), decoder(net, X.dtype, bce)
+    n = X.shape[0]
+    sse = 0.0
+    with torch.inference_mode(), inference_threads(net, X.shape[1], n):
+        for rows in chunk_slices(n, getattr(X, "row_chunks", None)):
+            x = dense(X[rows])
+            sse += _row_squares(x - decode(encode(x))).sum(dtype=np.float64)
+    return 1.0 - sse / sst if sst > 0 else float(sse == 0)

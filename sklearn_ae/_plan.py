@@ -20,6 +20,8 @@ from ._config import (
     starts_at_pca,
     validation_split,
 )
+from ._engine._distributed import agree_on_seed
+from ._scaling import InputScaler
 
 __all__ = ["FitPlan", "plan_fit"]
 
@@ -120,9 +122,7 @@ class FitPlan:
         )
 
 
-def plan_fit(
-    params, shape, seed, *, incremental, first_pass, epochs_before=0, agree=None
-):
+def plan_fit(params, X, seed, *, incremental, first_pass, epochs_before=0, scaler=None):
     """The :class:`FitPlan` of one call, before the data are read.
 
     Parameters
@@ -130,11 +130,13 @@ def plan_fit(
     params : dict
         The estimator's ``get_params(deep=False)``.
 
-    shape : tuple of int
-        X's shape.
+    X : ndarray, np.memmap, sparse CSR matrix or LazyRows
+        The checked data: their shape, and in data-parallel training a
+        fingerprint of them (see ``_distributed.agree_on_seed``).
 
     seed : int
-        The call's seed (the fitted one when continuing a model).
+        The call's seed (the fitted one when continuing a model); in
+        data-parallel training, process 0's is used by all.
 
     incremental : bool
         ``partial_fit``.
@@ -145,24 +147,30 @@ def plan_fit(
     epochs_before : int, default=0
         Epochs already trained.
 
-    agree : callable or None, default=None
-        ``agree(seed, batch_size, n_valid, device) -> seed``: the seed all processes
-        of a data-parallel fit use (see ``_distributed.agree_on_seed``),
-        asked before the split is drawn from it.
+    scaler : InputScaler or None, default=None
+        The fitted scaler when continuing a model, for the fingerprint.
 
     Returns
     -------
     plan : FitPlan
         With ``n_components`` None (see :meth:`FitPlan.with_components`).
     """
-    n_samples, n_features = shape
+    n_samples, n_features = X.shape
     pca_init = starts_at_pca(params)
     fresh = first_pass and not incremental
     n_valid = n_validation_rows(params, n_samples) if fresh else 0
     batch_size = resolve_batch_size(params, n_samples - n_valid, pca_init=pca_init)
     device = resolve_device(params["device"])
-    if agree is not None:
-        seed = agree(seed, batch_size, n_valid, device)
+    # The statistics are compared after the statistics pass (_trainer).
+    seed = agree_on_seed(
+        X,
+        seed,
+        InputScaler() if scaler is None else scaler,
+        batch_size=batch_size,
+        n_valid=n_valid,
+        device=device,
+        verbose=params["verbose"],
+    )
     train_idx, valid_idx = validation_split(params, n_samples, seed, n_valid=n_valid)
     n_components = params["n_components"]
     counted = n_components is not None and not isinstance(n_components, Integral)

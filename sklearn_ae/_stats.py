@@ -19,38 +19,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import assert_all_finite
 
-from ._data import (
-    TENSOR_CACHE_BYTES,
-    LazyRows,
-    dense,
-    is_memory_mapped,
-    iter_row_slices,
-)
+from ._data import TENSOR_CACHE_BYTES, chunk_slices, dense
 from ._pca import MAX_COVARIANCE_FEATURES, RowPCA
 from ._scaling import InputScaler
 
-__all__ = ["DataStats", "read_slices"]
-
-
-def read_slices(X):
-    """Row slices covering X, of at most ``CHUNK_ROWS`` rows, each inside one of
-    the source's chunks (a dask array's row chunks), so no chunk is computed
-    twice."""
-    n = X.shape[0]
-    if not isinstance(X, LazyRows):
-        yield from iter_row_slices(n)
-        return
-    start = 0
-    for size in X.row_chunks:
-        for part in iter_row_slices(size):
-            yield slice(start + part.start, start + part.stop)
-        start += size
-
-
-def _is_chunked(X):
-    return isinstance(X, LazyRows) or (
-        isinstance(X, np.ndarray) and is_memory_mapped(X)
-    )
+__all__ = ["DataStats"]
 
 
 class _Sums:
@@ -102,10 +75,13 @@ class DataStats:
     valid_rows : ndarray or None
         The validation rows of a chunked source, kept in memory (see the
         module docstring), else None.
+
+    pca : RowPCA
+        The PCA of X from these sums (``_pca``).
     """
 
     @classmethod
-    def read(cls, X, *, valid=None, pca=False):
+    def read(cls, X, *, train=None, valid=None, pca=False, keep_valid=False):
         """One chunked pass over X.
 
         Parameters
@@ -113,11 +89,16 @@ class DataStats:
         X : ndarray, np.memmap, sparse CSR matrix or LazyRows
             The checked data (``check_X`` without its finiteness check).
 
-        valid : ndarray of int or None, default=None
-            The validation rows (sorted), whose PCA sums are kept apart.
+        train, valid : ndarray of int or None, default=None
+            The training and validation rows (sorted), whose PCA sums are
+            kept apart; None and None for all rows.
 
         pca : bool, default=False
             Whether to sum the cross-products that PCA needs.
+
+        keep_valid : bool, default=False
+            Whether to keep the validation rows in memory (X is a chunked
+            source), if they fit ``TENSOR_CACHE_BYTES``.
 
         Returns
         -------
@@ -130,8 +111,8 @@ class DataStats:
         if valid is not None:
             held_out[valid] = True
         keep_valid = (
-            valid is not None
-            and _is_chunked(X)
+            keep_valid
+            and valid is not None
             and len(valid) * d * 4 <= TENSOR_CACHE_BYTES
         )
         parts = [_Sums(d, cross)] + ([_Sums(d, cross)] if valid is not None else [])
@@ -139,7 +120,7 @@ class DataStats:
         self.low, self.high = np.inf, -np.inf
         kept = []
         with np.errstate(over="ignore", invalid="ignore"):
-            for rows in read_slices(X):
+            for rows in chunk_slices(n, getattr(X, "row_chunks", None)):
                 chunk = X[rows]
                 values = chunk.data if sp.issparse(chunk) else np.asarray(chunk)
                 assert_all_finite(values, input_name="X")
@@ -166,6 +147,7 @@ class DataStats:
             self.shift = np.zeros(d)
         self.parts = [p.moments() for p in parts] if cross else None
         self.valid_rows = np.concatenate(kept) if keep_valid and kept else None
+        self.pca = RowPCA(X, self.shift, train, valid, moments=self.parts)
         return self
 
     @property
@@ -203,7 +185,3 @@ class DataStats:
                 "float64; rescale X first (e.g. with StandardScaler)."
             )
         return InputScaler(self.mean, scale if scale > 0 else 1.0)
-
-    def pca(self, X, train=None, valid=None):
-        """The :class:`~sklearn_ae._pca.RowPCA` of X from these sums."""
-        return RowPCA(X, self.shift, train, valid, moments=self.parts)

@@ -11,19 +11,17 @@ the estimator, which is the only writer of the fitted attributes.
 import dataclasses
 
 import numpy as np
-import torch
 
 from ._config import build_net, loss_units, own_callbacks
-from ._data import RowDataset, dense
-from ._engine._distributed import agree_on_seed, current_group
+from ._data import RowDataset
+from ._engine._distributed import current_group
 from ._engine._net import EarlyStopping
 from ._engine._threads import cpu_threads, step_flops
-from ._inference import decoder, encoder, inference_threads
+from ._inference import explained_variance_fraction
 from ._pca import MIN_TEST_ROWS, PCA_TEST_LEVEL, PCAStart, resolve_n_components
-from ._scaling import InputScaler
-from ._stats import DataStats, read_slices
+from ._stats import DataStats
 
-__all__ = ["FitResult", "seed_agreement", "train"]
+__all__ = ["FitResult", "train"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,26 +59,6 @@ class FitResult:
     explained_variance_fraction: float | None
 
 
-def seed_agreement(X, scaler, verbose):
-    """``agree(seed, batch_size, n_valid, device)`` for ``_plan.plan_fit``:
-    the seed of process 0 in data-parallel training (see
-    ``_distributed.agree_on_seed``), the seed itself otherwise. ``scaler`` is
-    the fitted one when continuing a model, None before the first pass."""
-
-    def agree(seed, batch_size, n_valid, device):
-        return agree_on_seed(
-            X,
-            seed,
-            InputScaler() if scaler is None else scaler,
-            batch_size=batch_size,
-            n_valid=n_valid,
-            device=device,
-            verbose=verbose,
-        )
-
-    return agree
-
-
 def say(verbose, message):
     """Print ``message`` when ``verbose``, from process 0 only."""
     group = current_group()
@@ -113,27 +91,28 @@ def _say_untrained(verbose, n_components, n_valid):
 
 
 class _Build:
-    """A first pass's net, PCA start and validation set, from the statistics."""
+    """A first pass's statistics, net, PCA start and data sets."""
 
     def __init__(self, X, params, plan):
-        stats = DataStats.read(X, valid=plan.valid_idx, pca=plan.needs_pca)
+        self.train = RowDataset(X, plan.train_idx)
+        self.valid = None if plan.valid_idx is None else RowDataset(X, plan.valid_idx)
+        self.stats = stats = DataStats.read(
+            X,
+            train=plan.train_idx,
+            valid=plan.valid_idx,
+            pca=plan.needs_pca,
+            keep_valid=self.train.chunk_bounds() is not None,
+        )
+        if stats.valid_rows is not None:  # a chunked source's, kept in memory
+            self.valid = RowDataset(stats.valid_rows)
         scaler = stats.scaler(params["loss"])
         group = current_group()
         if group is not None:  # the statistics too must agree (collective)
             mean = 0.0 if scaler.mean is None else float(np.sum(scaler.mean))
-            fingerprint = [scaler.scale, mean]
-            group.check_same("X", fingerprint, plan.device)
-        self.stats = stats
-        self.pca = stats.pca(X, plan.train_idx, plan.valid_idx)
-        k = resolve_n_components(params["n_components"], X.shape, self.pca)
+            group.check_same("X", [scaler.scale, mean], plan.device)
+        k = resolve_n_components(params["n_components"], X.shape, stats.pca)
         self.plan = plan = plan.with_components(k, params["init"])
-        self.start = PCAStart(self.pca, k, scaler) if plan.pca_start else None
-        self.valid = None
-        if plan.valid_idx is not None:
-            if stats.valid_rows is not None:  # kept in memory by the pass
-                self.valid = RowDataset(stats.valid_rows)
-            else:
-                self.valid = RowDataset(X, plan.valid_idx)
+        self.start = PCAStart(stats.pca, k, scaler) if plan.pca_start else None
         own = own_callbacks(params, not plan.incremental, loss_units(params, scaler))
         self.stopper = dict(own).get("early_stopping")
         self.net = build_net(
@@ -146,8 +125,8 @@ class _Build:
             callbacks=own,
         )
         if not isinstance(params["architecture"], str):
-            probe = RowDataset(X, plan.train_idx)
-            self.net.check_module(probe.rows(np.arange(min(2, len(probe)))))
+            probe = self.train.rows(np.arange(min(2, len(self.train))))
+            self.net.check_module(probe)
 
 
 def _continued(net, plan):
@@ -194,10 +173,10 @@ def train(X, params, plan, net=None):
     if plan.first_pass:
         build = _Build(X, params, plan)
         net, plan, start = build.net, build.plan, build.start
-        valid, stopper = build.valid, build.stopper
+        train_set, valid, stopper = build.train, build.valid, build.stopper
     else:
         net, plan = _continued(net, plan)
-    train_set = RowDataset(X, plan.train_idx)
+        train_set = RowDataset(X)
     records_before = len(net.history)
     # Too little to tell a network from PCA with (or nothing to code):
     # PCA's solution, untrained.
@@ -244,10 +223,13 @@ def train(X, params, plan, net=None):
         validation_losses = [float(units * epoch["valid_loss"]) for epoch in epochs]
     fraction = None
     if not plan.incremental:
-        fraction = _pca_fraction(build.pca, plan.n_components) if kept_pca else None
+        fraction = (
+            _pca_fraction(build.stats.pca, plan.n_components) if kept_pca else None
+        )
         if fraction is None:
+            sst = build.stats.total_squares
             fraction = explained_variance_fraction(
-                net, X, build.stats, bce=params["loss"] == "bce"
+                net, X, sst, bce=params["loss"] == "bce"
             )
     return FitResult(
         net=net,
@@ -267,25 +249,3 @@ def _pca_fraction(pca, n_components):
         return None
     total = float(variances.sum())
     return float(variances[:n_components].sum()) / total if total > 0 else 1.0
-
-
-def _row_squares(A):
-    """Each row's sum of squares, in A's dtype (no float64 copy of A)."""
-    return np.einsum("ij,ij->i", A, A)
-
-
-def explained_variance_fraction(net, X, stats, *, bce):
-    """``1 - SSE / SST`` of the reconstructions of X, in one chunked pass.
-
-    The reconstructions are those ``inverse_transform(transform(X))`` gives
-    (in X's dtype); each row's squares are summed in X's dtype and the rows'
-    sums in float64. SST is the statistics pass's.
-    """
-    encode, decode = encoder(net, X.dtype), decoder(net, X.dtype, bce)
-    sse = 0.0
-    with torch.inference_mode(), inference_threads(net, X.shape[1], X.shape[0]):
-        for rows in read_slices(X):
-            x = dense(X[rows])
-            sse += _row_squares(x - decode(encode(x))).sum(dtype=np.float64)
-    sst = stats.total_squares
-    return 1.0 - sse / sst if sst > 0 else float(sse == 0)
