@@ -19,7 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import assert_all_finite
 
-from ._data import TENSOR_CACHE_BYTES, chunk_slices, dense
+from ._data import CHUNK_ROWS, TENSOR_CACHE_BYTES, chunk_slices, dense
+from ._engine._threads import cpu_threads
 from ._pca import MAX_COVARIANCE_FEATURES, RowPCA
 from ._scaling import InputScaler
 
@@ -119,7 +120,10 @@ class DataStats:
         self.n_rows, self.shift, self.total, self.squares = n, None, np.zeros(d), 0.0
         self.low, self.high = np.inf, -np.inf
         kept = []
-        with np.errstate(over="ignore", invalid="ignore"):
+        # The cross-products of one chunk are this pass's step of work (see
+        # _threads): small data sum on one thread.
+        flops = 2.0 * min(n, CHUNK_ROWS) * d * d if cross else None
+        with np.errstate(over="ignore", invalid="ignore"), cpu_threads(flops):
             for rows in chunk_slices(n, getattr(X, "row_chunks", None)):
                 chunk = X[rows]
                 values = chunk.data if sp.issparse(chunk) else np.asarray(chunk)

@@ -219,3 +219,45 @@ def test_chunked_batches_cover_every_row_once(shuffle, monkeypatch):
         assert_array_equal(np.sort(seen), expected)
         if not shuffle:  # the same consecutive batches as row by row
             assert_array_equal(seen, expected)
+
+
+@pytest.mark.parametrize("source", ["dense", "sparse", "memmap", "dask"])
+def test_one_pass_gives_numpys_statistics_and_pcas_of_each_part(source, tmp_path):
+    import scipy.sparse as sp
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(9000, 5)) * [1, 2, 3, 4, 5] + 1000).astype(np.float32)
+    X[X < 997] = 0  # zeros for the sparse matrix
+    valid = np.sort(rng.choice(len(X), 900, replace=False))
+    train = np.setdiff1d(np.arange(len(X)), valid)
+    data = X
+    if source == "sparse":
+        data = sp.csr_matrix(X)
+    elif source == "memmap":
+        data = np.memmap(tmp_path / "X", dtype=np.float32, mode="w+", shape=X.shape)
+        data[:] = X
+    elif source == "dask":
+        da = pytest.importorskip("dask.array")
+        data = data_module.LazyRows(da.from_array(X, chunks=(1000, 5)))
+    chunked = source in ("memmap", "dask")
+    stats = stats_module.DataStats.read(
+        data, train=train, valid=valid, pca=True, keep_valid=chunked
+    )
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(stats.mean, X64.mean(axis=0), rtol=1e-12)
+    centred = X64 - X64.mean(axis=0)
+    np.testing.assert_allclose(stats.total_squares, np.square(centred).sum(), 1e-10)
+    scaler = stats.scaler("mse")
+    assert scaler.scale == pytest.approx(np.sqrt(np.square(centred).mean()), 1e-12)
+    assert (stats.low, stats.high) == (X.min(), X.max())
+    for rows, part in ((train, "train"), (None, "all")):
+        ours = stats.pca.fit(part, 2)
+        theirs = PCA(2).fit(X64 if rows is None else X64[rows])
+        np.testing.assert_allclose(ours.mean, theirs.mean_, rtol=1e-12)
+        np.testing.assert_allclose(ours.variances[:2], theirs.explained_variance_)
+        np.testing.assert_allclose(ours.axes, theirs.components_, atol=1e-8)
+    if chunked:
+        assert_array_equal(stats.valid_rows, X[valid])
+    else:
+        assert stats.valid_rows is None
