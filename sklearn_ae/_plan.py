@@ -26,7 +26,7 @@ from ._scaling import InputScaler
 __all__ = ["FitPlan", "plan_fit"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class FitPlan:
     """One call's resolved settings (read-only).
 
