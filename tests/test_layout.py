@@ -3,8 +3,6 @@
 import ast
 from pathlib import Path
 
-import pytest
-
 import sklearn_ae
 
 PACKAGE = Path(sklearn_ae.__file__).parent
@@ -69,24 +67,10 @@ def _cycles(graph):
     return sorted(module for module in graph if module in reachable(module))
 
 
-# The one cycle left, through an absolute import: sklearn_ae/__init__ imports
-# compare, whose _cli does ``from sklearn_ae import AutoencoderTransformer``.
-# The compare subpackage's rework (#24) removes it; then delete this and the
-# xfail mark below.
-KNOWN_CYCLE = ["sklearn_ae", "sklearn_ae.compare", "sklearn_ae.compare._cli"]
-
-
 def test_no_import_cycles_even_inside_functions():
     graph = _import_graph()
     assert "sklearn_ae._io._persistence" in graph  # the walk found the modules
-    assert [m for m in _cycles(graph) if m not in KNOWN_CYCLE] == []
-
-
-@pytest.mark.xfail(
-    strict=True, reason="sklearn_ae -> compare -> compare._cli -> sklearn_ae (#24)"
-)
-def test_no_import_cycle_through_the_compare_subpackage():
-    assert _cycles(_import_graph()) == []
+    assert _cycles(graph) == []
 
 
 def test_the_import_walk_sees_absolute_self_imports(tmp_path):
