@@ -83,7 +83,7 @@ def _init_layer(layer, activation, generator=None):
             weight, a=0.0, nonlinearity="relu", generator=generator
         )
     elif activation == "selu":
-        fan_in = nn.init._calculate_fan_in_and_fan_out(weight)[0]
+        fan_in = weight[0].numel()  # inputs times the receptive field
         nn.init.normal_(weight, std=1.0 / math.sqrt(fan_in), generator=generator)
     else:
         gain = 1.0 if activation in ("identity", "logistic") else 5.0 / 3.0

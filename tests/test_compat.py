@@ -137,3 +137,71 @@ def test_without_skorchs_private_names_the_public_fallbacks_apply():
     assert net.module_.training and net.criterion_.training
     stand_in = types.SimpleNamespace(to_empty=lambda device: f"to_empty({device})")
     assert _compat.empty_on_cpu(stand_in) == "to_empty(cpu)"
+
+
+# ----------------------------------------- nothing private outside _compat
+
+# Private methods and attributes of torch's and skorch's objects that
+# ``_compat`` wraps; none may be used on an object anywhere else.
+_PRIVATE_MEMBERS = {
+    "__wrapped__",
+    "hooked",
+    "_init_group",
+    "_apply",
+    "_optimizers",
+    "_set_training",
+    "_zero_grad_optimizer",
+    "_step_optimizer",
+    "_optimizer_step_pre_hooks",
+    "_optimizer_step_post_hooks",
+    "_global_forward_hooks",
+}
+
+
+def _private_uses(path):
+    import ast
+
+    tree = ast.parse(path.read_text(), filename=str(path))
+    roots = set()  # local names bound to torch or skorch (modules or objects)
+    # (a class of this file may define a private method of the same name)
+    own = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in ("torch", "skorch"):
+                    roots.add((alias.asname or alias.name).split(".")[0])
+                    if any(p.startswith("_") for p in alias.name.split(".")):
+                        found.append((node.lineno, alias.name))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.split(".")[0] in ("torch", "skorch"):
+                parts = [*node.module.split("."), *(a.name for a in node.names)]
+                if any(p.startswith("_") for p in parts):
+                    found.append((node.lineno, node.module))
+                roots.update(a.asname or a.name for a in node.names)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        if node.attr in _PRIVATE_MEMBERS and node.attr not in own:
+            found.append((node.lineno, node.attr))
+            continue
+        if not node.attr.startswith("_") or node.attr.startswith("__"):
+            continue
+        base = node.value
+        while isinstance(base, ast.Attribute):
+            base = base.value
+        if isinstance(base, ast.Name) and base.id in roots:
+            found.append((node.lineno, node.attr))
+    return found
+
+
+def test_private_names_of_torch_and_skorch_are_used_only_in_compat():
+    from pathlib import Path
+
+    package = Path(_compat.__file__).parent
+    uses = {
+        str(path.relative_to(package)): _private_uses(path)
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "_compat.py"
+    }
+    assert {path: found for path, found in uses.items() if found} == {}

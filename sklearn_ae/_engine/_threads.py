@@ -103,13 +103,23 @@ def explicit_choice(current):
     return current != default_threads()
 
 
+_CONVOLUTIONS = (
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+)
+
+
 def _positions(module, output):
     """How many times per sample a layer applies its weights."""
     if isinstance(output, (tuple, list)):
         output = output[0]
     if not isinstance(output, torch.Tensor) or output.dim() < 2:
         return 1
-    if isinstance(module, nn.modules.conv._ConvNd):
+    if isinstance(module, _CONVOLUTIONS):
         return output[0, 0].numel()  # (1, channels, *spatial)
     if isinstance(module, nn.RNNBase):
         # (1, T, H) batch first, or (T, 1, H)
