@@ -26,7 +26,7 @@ from skorch.callbacks import Callback
 from skorch.helper import predefined_split
 from torch import nn
 
-from ._compat import HasMethods, Interval, RealNotInt, StrOptions
+from ._compat import HasMethods, Interval, RealNotInt, StrOptions, fused_kernel_devices
 from ._engine._losses import LOSSES
 from ._engine._net import AutoencoderNet, Corruption, EarlyStopping
 from ._engine._optim import Adam, AdamW
@@ -268,12 +268,8 @@ def fused_optimizer_kwargs(optimizer, device):
     version = tuple(int(v) for v in re.findall(r"\d+", torch.__version__)[:2])
     if version < _FUSED_SINCE:
         return {}
-    try:
-        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
-    except ImportError:  # pragma: no cover - a torch that moved it
-        return {}
     kind = torch.device(device).type
-    if kind not in _get_fused_kernels_supported_devices():
+    if kind not in fused_kernel_devices():
         return {}
     if issubclass(optimizer, torch.optim.Adagrad) and kind == "cuda":
         return {}
