@@ -1103,8 +1103,11 @@ class AutoencoderTransformer(
         ``scale_``) and, for ``loss="bce"``, the output sigmoid, so it gives
         the numbers of ``transform`` (``part="encoder"``) or
         ``inverse_transform`` (``part="decoder"``) for float32 input, with a
-        dynamic batch dimension. Needs the ``onnx`` extra
-        (``pip install sklearn-ae[onnx]``).
+        dynamic batch dimension. The file is self-contained (its weights go
+        to a ``<path>.data`` file beside it only above 1.5 GiB, protobuf's
+        limit), written whole or not at all. Needs onnx and onnxscript (the
+        ``onnx`` extra: ``pip install -e ".[onnx]"`` in a checkout). For a
+        whole Pipeline in one graph, see :mod:`sklearn_ae.onnx`.
 
         Parameters
         ----------
@@ -1136,19 +1139,10 @@ class AutoencoderTransformer(
         >>> bool(np.allclose(codes, ae.transform(X), atol=1e-4))
         True
         """
-        from ._io._onnx import export_onnx
+        from ._io._onnx import export_onnx, graph_arguments
 
         check_is_fitted(self)
-        width = self.n_features_in_ if part == "encoder" else self.n_components_
-        return export_onnx(
-            self.module_,
-            self.net_.scaler,
-            path,
-            part=part,
-            width=width,
-            sigmoid=self.loss == "bce",
-            code_scale=self.scale_,
-        )
+        return export_onnx(path=path, **graph_arguments(self, part))
 
     # -------------------------------------------------------------- pickle
 
