@@ -9,7 +9,6 @@ files.
 """
 
 import copy
-import inspect
 import warnings
 from numbers import Integral
 from typing import ClassVar
@@ -45,6 +44,7 @@ from ._data import (
     iter_row_slices,
     map_rows,
 )
+from ._display import show_callbacks
 from ._engine._distributed import agree_on_seed, current_group
 from ._engine._net import TrainingDiverged
 from ._engine._threads import cpu_threads, step_flops
@@ -59,52 +59,17 @@ from ._scaling import InputScaler
 
 __all__ = ["AutoencoderTransformer"]
 
+# skorch callbacks in parameters print as LRScheduler(), not as an address.
+show_callbacks()
+
 
 def _named(callback, name):
     return isinstance(callback, tuple) and callback[0] == name
 
 
-class _Shown:
-    """Displays a skorch callback as ``Class(changed=params)`` in reprs.
-
-    skorch's callbacks have no ``__repr__`` of their own, so an estimator's
-    repr (and its HTML table) would show ``<... object at 0x7f...>``.
-    """
-
-    def __init__(self, callback):
-        self.callback = callback
-
-    def __repr__(self):
-        cb = self.callback
-        if isinstance(cb, tuple) and len(cb) == 2:
-            return f"({cb[0]!r}, {_Shown(cb[1])!r})"
-        if isinstance(cb, type) or not hasattr(cb, "get_params"):
-            return repr(cb)
-        defaults = {
-            name: p.default
-            for name, p in inspect.signature(type(cb).__init__).parameters.items()
-        }
-        changed = []
-        for name, value in cb.get_params(deep=False).items():
-            try:
-                same = bool(defaults.get(name, inspect.Parameter.empty) == value)
-            except (TypeError, ValueError):  # e.g. arrays
-                same = False
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(cb).__name__}({', '.join(changed)})"
-
-
 def _row_squares(A):
     """Each row's sum of squares, in A's dtype (no float64 copy of A)."""
     return np.einsum("ij,ij->i", A, A)
-
-
-def _readable(params):
-    """``params`` with the callbacks shown readably, for display only."""
-    if params.get("callbacks"):
-        params = {**params, "callbacks": [_Shown(cb) for cb in params["callbacks"]]}
-    return params
 
 
 class AutoencoderTransformer(
@@ -1403,20 +1368,6 @@ class AutoencoderTransformer(
         # times those.
         Z = rng.standard_normal((n_samples, self.n_components_)) * self.scale_
         return self.inverse_transform(Z.astype(self._fit_dtype))
-
-    def __repr__(self, N_CHAR_MAX=700):
-        if not self.callbacks:
-            return super().__repr__(N_CHAR_MAX)
-        # A twin with readable callbacks: reprs depend on parameters only.
-        twin = type(self)(**_readable(self.get_params(deep=False)))
-        return BaseEstimator.__repr__(twin, N_CHAR_MAX)
-
-    def _get_params_html(self, deep=True, doc_link=""):
-        # The HTML repr's parameter table (scikit-learn >= 1.7), likewise.
-        params = super()._get_params_html(deep=deep, doc_link=doc_link)
-        if self.callbacks and "callbacks" in params:
-            params["callbacks"] = _readable(params)["callbacks"]
-        return params
 
     @property
     def _n_features_out(self):
