@@ -63,6 +63,32 @@ __all__ = ["AutoencoderTransformer"]
 show_callbacks()
 
 
+# PCA's fitted attributes that an autoencoder cannot have, and what to use.
+_PCA_ONLY_ATTRIBUTES = {
+    "components_": (
+        "an autoencoder's codes are not a linear projection, so it has no "
+        "components; use transform(X) for the codes, inverse_transform(Z) for "
+        "reconstructions and module_ for the network's weights"
+    ),
+    "explained_variance_ratio_": (
+        "use explained_variance_fraction_, the fraction of X's variance the "
+        "reconstructions explain (PCA's explained_variance_ratio_.sum())"
+    ),
+    "explained_variance_": (
+        "the codes are not ordered by variance; use explained_variance_fraction_ "
+        "for the fraction explained, or transform(X).var(axis=0) for the "
+        "variance of each code"
+    ),
+    "singular_values_": (
+        "an autoencoder has no singular values; use explained_variance_fraction_ "
+        "or score(X), the negative reconstruction error"
+    ),
+    "noise_variance_": (
+        "use score_samples(X), each sample's negative reconstruction error"
+    ),
+}
+
+
 def _named(callback, name):
     return isinstance(callback, tuple) and callback[0] == name
 
@@ -1368,6 +1394,15 @@ class AutoencoderTransformer(
         # times those.
         Z = rng.standard_normal((n_samples, self.n_components_)) * self.scale_
         return self.inverse_transform(Z.astype(self._fit_dtype))
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails; always an AttributeError, so
+        # pickling, copying, hasattr and the fitted check are unaffected.
+        message = f"{type(self).__name__!r} object has no attribute {name!r}"
+        hint = _PCA_ONLY_ATTRIBUTES.get(name)
+        if hint is not None:
+            message = f"{message}: {hint}."
+        raise AttributeError(message, name=name, obj=self)
 
     @property
     def _n_features_out(self):

@@ -194,7 +194,32 @@ def _converter(scope, operator, container):
 
 
 def register():
-    """Register the converter with skl2onnx (done on import; idempotent)."""
+    """Register the autoencoder's shape calculator and converter with skl2onnx.
+
+    Importing :mod:`sklearn_ae.onnx` calls it; calling it again is harmless
+    (it replaces the registration, for instance after another library
+    registered a converter of its own for the class).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> from skl2onnx import to_onnx
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_ae import AutoencoderTransformer
+    >>> from sklearn_ae.onnx import register
+    >>> register()
+    >>> X = np.random.default_rng(0).random((50, 6), dtype=np.float32)
+    >>> pipeline = make_pipeline(
+    ...     StandardScaler(), AutoencoderTransformer(2, max_iter=2, random_state=0)
+    ... ).fit(X)
+    >>> onx = to_onnx(pipeline, X[:1])
+    >>> session = onnxruntime.InferenceSession(onx.SerializeToString())
+    >>> (codes,) = session.run(None, {"X": X})
+    >>> bool(np.allclose(codes, pipeline.transform(X), atol=1e-4))
+    True
+    """
     update_registered_converter(
         AutoencoderTransformer,
         ALIAS,
