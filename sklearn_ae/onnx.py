@@ -31,8 +31,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ImportError(
         "sklearn_ae.onnx needs the optional dependencies onnx, onnxscript and "
-        "skl2onnx: pip install onnx onnxscript onnxruntime skl2onnx (or, from "
-        "a checkout of sklearn_ae, pip install -e '.[onnx]')"
+        "skl2onnx: pip install onnx onnxscript onnxruntime skl2onnx"
     ) from exc
 
 __all__ = ["register"]

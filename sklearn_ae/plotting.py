@@ -23,7 +23,7 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "sklearn_ae.plotting needs matplotlib: pip install sklearn-ae[examples]"
+            "sklearn_ae.plotting needs matplotlib: pip install matplotlib"
         ) from exc
     return plt
 

@@ -68,8 +68,7 @@ def _check_dependencies(what):
     except ImportError as exc:
         raise ImportError(
             f"{what} needs the optional dependencies onnx and onnxscript: "
-            "pip install onnx onnxscript onnxruntime (or, from a checkout of "
-            "sklearn_ae, pip install -e '.[onnx]')"
+            "pip install onnx onnxscript onnxruntime"
         ) from exc
 
 

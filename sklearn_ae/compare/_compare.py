@@ -620,7 +620,7 @@ def compare(
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "sklearn_ae.compare needs pandas: pip install sklearn-ae[compare]"
+            "sklearn_ae.compare needs pandas: pip install pandas"
         ) from exc
     from sklearn.model_selection import train_test_split
 
