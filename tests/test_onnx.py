@@ -122,10 +122,17 @@ def test_failed_export_leaves_nothing_behind(model, tmp_path, monkeypatch, exter
     assert (tmp_path / "encoder.onnx").read_bytes() == b"the previous export"
 
 
-def test_a_folder_is_not_a_file_name(model, tmp_path):
+def test_a_folder_or_a_fifo_is_not_a_file_name(model, tmp_path):
+    import os
+
     with pytest.raises(ValueError, match="path must name a file, not a folder"):
         model.export_onnx(tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="path must name a file, not a folder"):
+        model.export_onnx(f"{tmp_path}/models/")
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(ValueError, match="a regular file or nothing"):
+        model.export_onnx(tmp_path / "pipe")
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
 
 
 # ------------------------------------------------- skl2onnx: whole pipelines

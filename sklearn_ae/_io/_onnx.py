@@ -195,9 +195,14 @@ def export_onnx(module, scaler, path, *, part, width, sigmoid, code_scale=1.0):
     write. Returns ``path`` as a :class:`pathlib.Path`.
     """
     _check_dependencies("export_onnx")
+    name = os.fspath(path)
     path = Path(path)
-    if path.is_dir() or str(path).endswith(os.sep):
-        raise ValueError(f"path must name a file, not a folder; got {str(path)!r}.")
+    if name.endswith(("/", os.sep)) or path.is_dir():
+        raise ValueError(f"path must name a file, not a folder; got {name!r}.")
+    if path.exists() and not path.is_file():
+        raise ValueError(
+            f"path must name a regular file or nothing; {name!r} is neither."
+        )
     program = _program(
         module,
         scaler,
