@@ -17,7 +17,7 @@ variational autoencoder's posterior mean), embedded in skl2onnx's graph with
 its names made unique. The graph computes in float32; double input is cast
 to float32 and the codes back to double. Needs onnx, onnxscript and skl2onnx
 (the ``onnx`` extra: ``pip install -e ".[onnx]"`` in a checkout), and a
-target opset of 18 or newer (skl2onnx's default with onnx >= 1.13).
+target opset of 18 or newer (skl2onnx's default is).
 """
 
 from ._autoencoder import AutoencoderTransformer

@@ -220,3 +220,10 @@ def test_two_autoencoders_in_one_graph_keep_their_own_weights(skl2onnx, X_small)
     onx = skl2onnx.to_onnx(chain, X_small[:1])
     (codes,) = _session(onx).run(None, {"X": X_small})
     assert_allclose(codes, chain.transform(X_small), atol=1e-4)
+
+
+def test_an_opset_older_than_the_exporters_is_refused(skl2onnx, fitted, X_small):
+    with pytest.raises(
+        ValueError, match="needs opset 18 or newer; got target opset 17"
+    ):
+        skl2onnx.to_onnx(fitted, X_small[:1], target_opset=17)
