@@ -25,7 +25,7 @@ from ._io._onnx import graph_arguments, onnx_model
 
 try:
     import onnx
-    from onnx import numpy_helper
+    from onnx import inliner, numpy_helper
     from skl2onnx import update_registered_converter
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 except ImportError as exc:  # pragma: no cover - exercised without the extra
@@ -121,15 +121,13 @@ def _converter(scope, operator, container):
         **graph_arguments(estimator, "encoder"), opset=container.target_opset
     )
     if model.functions:
-        model = onnx.inliner.inline_local_functions(model)
+        model = inliner.inline_local_functions(model)
     graph = model.graph
     versions = {entry.domain: entry.version for entry in model.opset_import}
 
     renamed = {}
 
     def name(old):
-        if old == "":  # an omitted optional input
-            return old
         if old not in renamed:
             renamed[old] = scope.get_unique_variable_name(f"ae_{old}")
         return renamed[old]
