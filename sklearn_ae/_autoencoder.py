@@ -9,7 +9,6 @@ from which the estimator alone sets its fitted attributes. ``_inference``
 encodes and decodes for the transforms; ``_io`` writes files.
 """
 
-import inspect
 import warnings
 from numbers import Integral
 from typing import ClassVar
@@ -26,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._compat import _fit_context
 from ._config import PARAMETER_CONSTRAINTS, seed_from
 from ._data import check_X, map_rows
+from ._display import show_callbacks
 from ._engine._net import TrainingDiverged
 from ._fitted import set_from_plain, to_plain
 from ._guard import drop_fit_lock, fit_lock, sigint_deferred
@@ -35,43 +35,36 @@ from ._trainer import train
 
 __all__ = ["AutoencoderTransformer"]
 
-
-class _Shown:
-    """Displays a skorch callback as ``Class(changed=params)`` in reprs.
-
-    skorch's callbacks have no ``__repr__`` of their own, so an estimator's
-    repr (and its HTML table) would show ``<... object at 0x7f...>``.
-    """
-
-    def __init__(self, callback):
-        self.callback = callback
-
-    def __repr__(self):
-        cb = self.callback
-        if isinstance(cb, tuple) and len(cb) == 2:
-            return f"({cb[0]!r}, {_Shown(cb[1])!r})"
-        if isinstance(cb, type) or not hasattr(cb, "get_params"):
-            return repr(cb)
-        defaults = {
-            name: p.default
-            for name, p in inspect.signature(type(cb).__init__).parameters.items()
-        }
-        changed = []
-        for name, value in cb.get_params(deep=False).items():
-            try:
-                same = bool(defaults.get(name, inspect.Parameter.empty) == value)
-            except (TypeError, ValueError):  # e.g. arrays
-                same = False
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(cb).__name__}({', '.join(changed)})"
+# skorch callbacks in parameters print as LRScheduler(), not as an address.
+show_callbacks()
 
 
-def _readable(params):
-    """``params`` with the callbacks shown readably, for display only."""
-    if params.get("callbacks"):
-        params = {**params, "callbacks": [_Shown(cb) for cb in params["callbacks"]]}
-    return params
+# PCA's fitted attributes that an autoencoder cannot have, and what to use.
+_PCA_ONLY_ATTRIBUTES = {
+    "components_": (
+        "an autoencoder's codes are not a linear projection, so it has no "
+        "components; use transform(X) for the codes, inverse_transform(Z) for "
+        "reconstructions and module_ for the network's weights"
+    ),
+    "explained_variance_ratio_": (
+        "use explained_variance_fraction_, the fraction of X's variance the "
+        "reconstructions explain (PCA's explained_variance_ratio_.sum())"
+    ),
+    "explained_variance_": (
+        "the codes are not ordered by variance; use explained_variance_fraction_ "
+        "for the fraction explained, or transform(X).var(axis=0) for the "
+        "variance of each code"
+    ),
+    "singular_values_": (
+        "an autoencoder has no singular values; use explained_variance_fraction_ "
+        "or score(X), the negative reconstruction error"
+    ),
+    "noise_variance_": (
+        "use score_samples(X), each sample's negative reconstruction error"
+    ),
+}
+
+
 
 
 class AutoencoderTransformer(
@@ -898,8 +891,11 @@ class AutoencoderTransformer(
         ``scale_``) and, for ``loss="bce"``, the output sigmoid, so it gives
         the numbers of ``transform`` (``part="encoder"``) or
         ``inverse_transform`` (``part="decoder"``) for float32 input, with a
-        dynamic batch dimension. Needs the ``onnx`` extra
-        (``pip install sklearn-ae[onnx]``).
+        dynamic batch dimension. The file is self-contained (its weights go
+        to a ``<path>.data`` file beside it only above 1.5 GiB, protobuf's
+        limit), written whole or not at all. Needs onnx and onnxscript (the
+        ``onnx`` extra: ``pip install -e ".[onnx]"`` in a checkout). For a
+        whole Pipeline in one graph, see :mod:`sklearn_ae.onnx`.
 
         Parameters
         ----------
@@ -931,19 +927,10 @@ class AutoencoderTransformer(
         >>> bool(np.allclose(codes, ae.transform(X), atol=1e-4))
         True
         """
-        from ._io._onnx import export_onnx
+        from ._io._onnx import export_onnx, graph_arguments
 
         check_is_fitted(self)
-        width = self.n_features_in_ if part == "encoder" else self.n_components_
-        return export_onnx(
-            self.module_,
-            self.net_.scaler,
-            path,
-            part=part,
-            width=width,
-            sigmoid=self.loss == "bce",
-            code_scale=self.scale_,
-        )
+        return export_onnx(path=path, **graph_arguments(self, part))
 
     # -------------------------------------------------------------- pickle
 
@@ -1171,19 +1158,14 @@ class AutoencoderTransformer(
         Z = rng.standard_normal((n_samples, self.n_components_)) * self.scale_
         return self.inverse_transform(Z.astype(self._fit_dtype))
 
-    def __repr__(self, N_CHAR_MAX=700):
-        if not self.callbacks:
-            return super().__repr__(N_CHAR_MAX)
-        # A twin with readable callbacks: reprs depend on parameters only.
-        twin = type(self)(**_readable(self.get_params(deep=False)))
-        return BaseEstimator.__repr__(twin, N_CHAR_MAX)
-
-    def _get_params_html(self, deep=True, doc_link=""):
-        # The HTML repr's parameter table (scikit-learn >= 1.7), likewise.
-        params = super()._get_params_html(deep=deep, doc_link=doc_link)
-        if self.callbacks and "callbacks" in params:
-            params["callbacks"] = _readable(params)["callbacks"]
-        return params
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails; always an AttributeError, so
+        # pickling, copying, hasattr and the fitted check are unaffected.
+        message = f"{type(self).__name__!r} object has no attribute {name!r}"
+        hint = _PCA_ONLY_ATTRIBUTES.get(name)
+        if hint is not None:
+            message = f"{message}: {hint}."
+        raise AttributeError(message, name=name, obj=self)
 
     @property
     def _n_features_out(self):

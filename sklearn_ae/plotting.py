@@ -27,7 +27,7 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "sklearn_ae.plotting needs matplotlib: pip install sklearn-ae[examples]"
+            "sklearn_ae.plotting needs matplotlib: pip install matplotlib"
         ) from exc
     return plt
 
@@ -98,7 +98,8 @@ def plot_reconstructions(
     >>> from sklearn.decomposition import PCA
     >>> from sklearn_ae.datasets import load_mnist
     >>> from sklearn_ae.plotting import plot_reconstructions
-    >>> X, _, image_shape, _ = load_mnist("sklearn", n_samples=200)
+    >>> digits = load_mnist("sklearn", n_samples=200)
+    >>> X, image_shape = digits.data, digits.image_shape
     >>> pca = PCA(8).fit(X)
     >>> fig = plot_reconstructions(
     ...     X, {"PCA(8)": pca.inverse_transform(pca.transform(X))},
@@ -180,7 +181,7 @@ def plot_embedding(Z, labels=None, *, ax=None, title=None, s=4, cmap="tab10"):
     >>> from sklearn.decomposition import PCA
     >>> from sklearn_ae.datasets import load_mnist
     >>> from sklearn_ae.plotting import plot_embedding
-    >>> X, y, _, _ = load_mnist("sklearn", n_samples=300)
+    >>> X, y = load_mnist("sklearn", n_samples=300, return_X_y=True)
     >>> fig = plot_embedding(PCA(2).fit_transform(X), y, title="PCA(2)")
     >>> fig.axes[0].get_title(), len(fig.axes[0].collections)  # one per digit
     ('PCA(2)', 10)
@@ -247,7 +248,7 @@ def plot_loss_curve(estimator_or_curves, *, ax=None, title=None):
     >>> from sklearn_ae import AutoencoderTransformer
     >>> from sklearn_ae.datasets import load_mnist
     >>> from sklearn_ae.plotting import plot_loss_curve
-    >>> X, _, _, _ = load_mnist("sklearn", n_samples=200)
+    >>> X = load_mnist("sklearn", n_samples=200).data
     >>> ae = AutoencoderTransformer(8, max_iter=4, early_stopping=True, random_state=0)
     >>> fig = plot_loss_curve(ae.fit(X))
     >>> [line.get_label() for line in fig.axes[0].lines]
@@ -314,7 +315,7 @@ def plot_latent_manifold(estimator, *, n=15, extent=None, image_shape=None, ax=N
     >>> from sklearn.decomposition import PCA
     >>> from sklearn_ae.datasets import load_mnist
     >>> from sklearn_ae.plotting import plot_latent_manifold
-    >>> X, _, image_shape, _ = load_mnist("sklearn", n_samples=300)
+    >>> X = load_mnist("sklearn", n_samples=300).data
     >>> pca = PCA(2).fit(X)  # any reducer with a 2-D code
     >>> fig = plot_latent_manifold(pca, n=5, extent=(-1, 1, -1, 1))
     >>> fig.axes[0].images[0].get_array().shape  # 5 x 5 digits of 8 x 8

@@ -65,7 +65,7 @@ def _umap(n_components, random_state, **_):
         from umap import UMAP
     except ImportError as exc:
         raise ImportError(
-            "umap-learn is not installed (pip install sklearn-ae[compare])"
+            "umap-learn is not installed (pip install umap-learn)"
         ) from exc
     # n_jobs=1: umap is sequential anyway once seeded, and says so otherwise
     return UMAP(n_components=n_components, random_state=random_state, n_jobs=1)
@@ -110,9 +110,7 @@ def _read(path, parser):
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - depends on the environment
-        parser.error(
-            "reading a data file needs pandas: pip install sklearn-ae[compare]"
-        )
+        parser.error("reading a data file needs pandas: pip install pandas")
 
     if not path.is_file():
         parser.error(f"{path}: no such file.")

@@ -803,7 +803,7 @@ def compare(
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "sklearn_ae.compare needs pandas: pip install sklearn-ae[compare]"
+            "sklearn_ae.compare needs pandas: pip install pandas"
         ) from exc
     _check_reducers(reducers)
     X, y = _split_target(X, y)
