@@ -65,8 +65,6 @@ _PCA_ONLY_ATTRIBUTES = {
 }
 
 
-
-
 class AutoencoderTransformer(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
