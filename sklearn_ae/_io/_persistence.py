@@ -593,16 +593,17 @@ def _describe(shape, dtype):
     return f"{str(dtype).removeprefix('torch.')} {list(shape)}"
 
 
-def _check_tensor(name, tensor, shape, dtype, *, non_negative=False):
+def _check_tensor(name, tensor, shape, dtype, *, non_negative=False, problem=""):
+    """``problem`` starts the message of a refusal."""
     if tensor.dtype != dtype or tuple(tensor.shape) != tuple(shape):
         raise ValueError(
-            f"tensor {name!r} is {_describe(tensor.shape, tensor.dtype)}, "
+            f"{problem}tensor {name!r} is {_describe(tensor.shape, tensor.dtype)}, "
             f"expected {_describe(shape, dtype)}"
         )
     if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-        raise ValueError(f"tensor {name!r} holds NaN or infinite values")
+        raise ValueError(f"{problem}tensor {name!r} holds NaN or infinite values")
     if non_negative and (tensor < 0).any():
-        raise ValueError(f"tensor {name!r} holds negative values")
+        raise ValueError(f"{problem}tensor {name!r} holds negative values")
 
 
 def _expected_module(params, n_features, n_module_tensors, n_bytes):
@@ -741,21 +742,16 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
         mean = mean.numpy()
     elif mean is not None:
         raise ValueError("it holds an input mean, but has_mean is false")
+    unknown = sorted(k for k in tensors if not k.startswith(("module.", _OPT_PREFIX)))
+    if unknown:
+        raise ValueError(f"{_WEIGHTS} holds unexpected tensors {unknown}")
     module_state = {
         k.removeprefix("module."): v
         for k, v in tensors.items()
         if k.startswith("module.")
     }
     opt_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPT_PREFIX)}
-    unknown = sorted(
-        set(tensors) - {f"module.{k}" for k in module_state} - set(opt_tensors)
-    )
-    if unknown:
-        raise ValueError(f"{_WEIGHTS} holds unexpected tensors {unknown}")
-
-    stored = sum(t.numel() for t in module_state.values()) + (
-        0 if mean is None else mean.size
-    )
+    stored = sum(t.numel() for t in module_state.values()) + getattr(mean, "size", 0)
     if n_features > max(stored, _MAX_FREE_FEATURES):
         # (An LSTM's weights do not depend on the number of timesteps, and
         # without a mean nothing else pins the width of a row.)
@@ -780,12 +776,13 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
             f"the weights do not fit the model: missing {missing}, unexpected {extra}"
         )
     for name, reference in expected.items():
-        try:
-            _check_tensor(
-                f"module.{name}", module_state[name], reference.shape, reference.dtype
-            )
-        except ValueError as exc:
-            raise ValueError(f"the weights do not fit the model: {exc}") from None
+        _check_tensor(
+            f"module.{name}",
+            module_state[name],
+            reference.shape,
+            reference.dtype,
+            problem="the weights do not fit the model: ",
+        )
 
     if opt_tensors and "optimizer" not in metadata:
         raise ValueError("it holds optimizer tensors but no optimizer state")
@@ -830,15 +827,15 @@ def load(path, estimator_name, *, device=None):
     if device is not None:
         device = _load_device(device)
     metadata, tensors, n_bytes = _read(path)
+    # (ValueError includes scikit-learn's InvalidParameterError; a net that
+    # cannot be built from valid parameters, e.g. mask noise of 1 or more,
+    # raises one of these too.)
     refused = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
-    # (ValueError includes scikit-learn's InvalidParameterError.)
-    try:
+    with _refusing(path, "{exc}", catch=(*refused, OverflowError)):
         params, state, scale, has_mean = _check_metadata(metadata, estimator_name)
         mean, module_state, opt_tensors = _check_weights(
             params, state, has_mean, tensors, n_bytes, metadata
         )
-    except (*refused, OverflowError) as exc:
-        raise _refuse(path, str(exc)) from None
     saved_device = str(params["device"])
     if device is not None:
         params["device"] = device
@@ -856,7 +853,7 @@ def load(path, estimator_name, *, device=None):
             params["device"] = "cpu"
     scaler = InputScaler(mean, scale)
     built = {**params, "n_components": state["n_components_"]}  # as resolved
-    try:
+    with _refusing(path, "{exc}", catch=refused):
         net = build_net(built, state["n_features_in_"], scaler, state["seed"])
         with torch.no_grad():
             net.module_.load_state_dict(module_state, strict=True)
@@ -864,7 +861,5 @@ def load(path, estimator_name, *, device=None):
             net.optimizer_.load_state_dict(
                 _check_optimizer(metadata["optimizer"], opt_tensors, net.optimizer_)
             )
-    except refused as exc:  # e.g. mask noise of 1 or more
-        raise _refuse(path, str(exc)) from None
     _check_versions(path, metadata["versions"])
     return params, state, net
