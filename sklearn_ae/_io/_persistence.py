@@ -108,8 +108,8 @@ def _qualified(cls):
 _ALLOWED = {"optimizer": OPTIMIZERS, "architecture": ARCHITECTURES}
 _CLASSES = {k: {_qualified(c): c for c in v.values()} for k, v in _ALLOWED.items()}
 _NAMES = {k: ", ".join(c.__name__ for c in v.values()) for k, v in _ALLOWED.items()}
-_METADATA_KEYS = {*"format format_version estimator versions params".split()}
-_METADATA_KEYS |= {"module_class", "fitted"}
+_METADATA_KEYS = {"format", "format_version", "estimator", "versions", "params"}
+_METADATA_KEYS |= {"module_class", "fitted"}  # (and, optionally, "optimizer")
 # The declared fitted values, and what the net holds (the mean is a tensor).
 _FITTED_KEYS = {f.key for f in FITTED} | {"scale_", "has_mean", "device"}
 # How this machine runs an optimizer, not part of the model: the loaded
@@ -144,8 +144,10 @@ _INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
 
 
 def _versions():
-    here = {"sklearn_ae": __version__, "torch": torch.__version__}
-    return {**here, "skorch": skorch.__version__, "scikit-learn": sklearn.__version__}
+    libraries = {"torch": torch, "skorch": skorch, "scikit-learn": sklearn}
+    return {"sklearn_ae": __version__} | {
+        k: m.__version__ for k, m in libraries.items()
+    }
 
 
 # ------------------------------------------------------------------- save
