@@ -15,16 +15,14 @@ def code_lines(source):
     """The number of lines of ``source`` that hold code."""
     tree = ast.parse(source)
     docstrings = set()
+    scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
     for node in ast.walk(tree):
-        body = getattr(node, "body", None)
         if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
+            isinstance(node, scopes)
+            and ast.get_docstring(node, clean=False) is not None
         ):
-            docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+            first = node.body[0]
+            docstrings.update(range(first.lineno, first.end_lineno + 1))
     lines = set()
     skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT}
     skip |= {tokenize.DEDENT, tokenize.ENDMARKER}
