@@ -48,6 +48,7 @@ from ._data import (
 from ._engine._distributed import agree_on_seed, current_group
 from ._engine._net import TrainingDiverged
 from ._engine._threads import cpu_threads, step_flops
+from ._missing import MissingScan, fill_centred_, fill_missing, observed_row_mse
 from ._pca import (
     MIN_TEST_ROWS,
     PCA_TEST_LEVEL,
@@ -207,12 +208,15 @@ class AutoencoderTransformer(
         Validation data, ``transform`` and scoring are never corrupted, so
         ``inverse_transform(transform(X_noisy))`` denoises X_noisy. For
         ``noise_type="gaussian"``, the standard deviation in X's units; for
-        ``"mask"``, the fraction of inputs zeroed, in [0, 1).
+        ``"mask"`` and ``"missing"``, the fraction of inputs hidden, in [0, 1).
 
-    noise_type : {"gaussian", "mask"}, default="gaussian"
+    noise_type : {"gaussian", "mask", "missing"}, default="gaussian"
         ``"gaussian"`` adds ``N(0, noise^2)`` to every input, then clips to
         [0, 1] when ``loss="bce"`` (the article's noisy digits); ``"mask"``
-        sets each input to 0 with probability ``noise``. Only used when
+        sets each input to 0 with probability ``noise``; ``"missing"`` hides
+        each input with probability ``noise`` as a missing value is hidden
+        (set to the feature's training mean), which trains the network to
+        fill in missing values (``loss="mse"`` only). Only used when
         ``noise > 0``.
 
     variational : bool, default=False
@@ -741,7 +745,9 @@ class AutoencoderTransformer(
 
     def _train(self, X, incremental):
         first_pass = not (incremental and hasattr(self, "net_"))
-        X = check_X(self, X, reset=first_pass)
+        scan = MissingScan(columns=first_pass)
+        X = check_X(self, X, reset=first_pass, scan=scan)
+        missing = self._check_missing(scan)
         params = self.get_params(deep=False)
         start = valid = None
         if first_pass:
@@ -779,6 +785,7 @@ class AutoencoderTransformer(
             train_idx = None
             self._drop_stopping(net)
         train = RowDataset(X, train_idx)
+        net.missing = missing
         net.batch_size = resolve_batch_size(params, len(train))
         net.max_epochs = 1 if incremental else self.max_iter
         records_before = len(net.history)
@@ -839,6 +846,16 @@ class AutoencoderTransformer(
         )
         return self
 
+    def _check_missing(self, scan):
+        """Whether the training data had missing cells (see ``_missing``)."""
+        missing = scan.finish()
+        if missing and self.loss == "bce":
+            raise ValueError(
+                "Input X contains NaN: loss='bce' does not accept missing "
+                "values; use loss='mse' (the default), or impute X first."
+            )
+        return missing
+
     def _pca_start(self, params, n_train, n_features, pca, scaler):
         """The :class:`~sklearn_ae._pca.PCAStart` for ``init``, or None."""
         if not starts_at_pca(params):
@@ -896,11 +913,13 @@ class AutoencoderTransformer(
         with torch.inference_mode(), self._inference_threads(n):
             for rows in iter_row_slices(n):
                 x = dense(X[rows])
-                centred = x - shift
+                centred = fill_centred_(x - shift)
                 total += centred.sum(axis=0, dtype=np.float64)
                 squares += _row_squares(centred).sum(dtype=np.float64)
                 del centred
-                sse += _row_squares(x - decode(encode(x))).sum(dtype=np.float64)
+                # Over the observed cells: missing ones count as at the mean.
+                residual = fill_centred_(x - decode(encode(x)))
+                sse += _row_squares(residual).sum(dtype=np.float64)
         sst = squares - float(total @ total) / n
         return 1.0 - sse / sst if sst > 0 else float(sse == 0)
 
@@ -1211,7 +1230,18 @@ class AutoencoderTransformer(
         """``x -> code tensor`` for dense ndarray chunks of ``dtype``."""
         module, compute = self._inference_module(dtype)
         scaler, device = self.net_.scaler, self.net_.device
-        return lambda x: module.encode(scaler(x, compute, device))
+
+        def encode(x):
+            t = scaler(x, compute, device)
+            if scaler.mean is None and t.isnan().any():
+                raise ValueError(
+                    "Input X contains NaN: a model trained with loss='bce' does "
+                    "not accept missing values."
+                )
+            # A missing cell is the training mean: 0 in module space.
+            return module.encode(fill_missing(t))
+
+        return encode
 
     def _decoder(self, dtype):
         """``code ndarray -> reconstruction ndarray of dtype``, in X's units."""
@@ -1325,10 +1355,17 @@ class AutoencoderTransformer(
         encode, decode = self._encoder(X.dtype), self._decoder(np.float64)
 
         def errors(x):
-            return np.square(x - decode(encode(x))).mean(axis=1)
+            return observed_row_mse(x, decode(encode(x)))
 
         with self._inference_threads(X.shape[0]):
-            return -map_rows(errors, X, np.empty(X.shape[0]))
+            scores = -map_rows(errors, X, np.empty(X.shape[0]))
+        empty = np.flatnonzero(np.isnan(scores))
+        if len(empty):
+            raise ValueError(
+                f"Row {empty[0]} of X has no observed value (all NaN): it has "
+                "no reconstruction error to score."
+            )
+        return scores
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error over all of X.
@@ -1431,5 +1468,7 @@ class AutoencoderTransformer(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # Missing values (NaN) are trained around and filled (see _missing).
+        tags.input_tags.allow_nan = self.loss != "bce"
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags

@@ -163,14 +163,17 @@ def is_memory_mapped(X):
     return False
 
 
-def _check_finite_chunked(X):
+def _check_finite_chunked(X, scan=None):
+    # NaN is a missing value (see _missing); ``scan`` sees each chunk.
     for rows in iter_row_slices(X.shape[0]):
         chunk = X[rows]
         values = chunk.data if sp.issparse(chunk) else np.asarray(chunk)
-        assert_all_finite(values, input_name="X")
+        assert_all_finite(values, allow_nan=True, input_name="X")
+        if scan is not None:
+            scan.update(rows, chunk)
 
 
-def check_X(estimator, X, *, reset):
+def check_X(estimator, X, *, reset, scan=None):
     """``validate_data`` for a training or inference entry point, streamed.
 
     Parameters
@@ -185,6 +188,10 @@ def check_X(estimator, X, *, reset):
     reset : bool
         True in ``fit`` and the first ``partial_fit``; False elsewhere.
 
+    scan : MissingScan or None, default=None
+        Shown each chunk of the finiteness check (``_missing``), so that
+        training finds its missing cells in the same pass.
+
     Returns
     -------
     X : ndarray, np.memmap, CSR matrix or LazyRows
@@ -192,7 +199,7 @@ def check_X(estimator, X, *, reset):
         sorted integer arrays. A float memory map comes back uncopied.
     """
     if is_dask_array(X):
-        return _check_dask(estimator, X, reset=reset)
+        return _check_dask(estimator, X, reset=reset, scan=scan)
     X = validate_data(
         estimator,
         X,
@@ -201,11 +208,11 @@ def check_X(estimator, X, *, reset):
         ensure_all_finite=False,
         reset=reset,
     )
-    _check_finite_chunked(X)
+    _check_finite_chunked(X, scan)
     return X
 
 
-def _check_dask(estimator, X, *, reset):
+def _check_dask(estimator, X, *, reset, scan=None):
     if X.ndim != 2:
         # Let scikit-learn phrase the error on a tiny computed sample.
         validate_data(estimator, np.asarray(X[:2].compute()), reset=reset)
@@ -227,7 +234,7 @@ def _check_dask(estimator, X, *, reset):
         reset=reset,
     )
     rows = LazyRows(X)
-    _check_finite_chunked(rows)
+    _check_finite_chunked(rows, scan)
     return rows
 
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ._data import as_tensor, dense, iter_row_slices
+from ._missing import nan_sums
 
 __all__ = ["InputScaler"]
 
@@ -115,18 +116,24 @@ def _centre_and_scale(X):
     """Per-feature mean and one global scale (the RMS of the centred data).
 
     Two passes over row chunks in float64, so a memory map or a sparse matrix
-    is never densified whole.
+    is never densified whole. Missing cells (NaN) are left out of both: the
+    mean is that of each feature's observed values, the scale the RMS of the
+    observed cells' deviations (see ``_missing``).
     """
     n, n_features = X.shape
     total = np.zeros(n_features)
+    counts = np.zeros(n_features, dtype=np.int64)
     for rows in iter_row_slices(n):
-        total += dense(X[rows]).sum(axis=0, dtype=np.float64)
-    mean = total / n
+        sums, seen = nan_sums(X[rows])
+        total += sums
+        counts += seen
+    mean = total / np.maximum(counts, 1)
     sq = 0.0
     with np.errstate(over="ignore"):
         for rows in iter_row_slices(n):
-            sq += float(np.square(dense(X[rows]) - mean).sum(dtype=np.float64))
-    scale = np.sqrt(sq / (n * n_features))  # not X.size: that is nnz if sparse
+            sq += float(np.nansum(np.square(dense(X[rows]) - mean), dtype=np.float64))
+    # counts.sum() is n * n_features without NaN (not X.size: nnz if sparse).
+    scale = np.sqrt(sq / max(int(counts.sum()), 1))
     if not np.isfinite(scale):
         raise ValueError(
             "Input contains values too large to be centred and scaled in "

@@ -59,7 +59,6 @@ def test_fit_on_a_memmap_allocates_far_less_than_the_data(memmap, fast):
 @pytest.mark.parametrize(
     "value, message",
     [
-        (np.nan, "Input X contains NaN."),
         (
             np.inf,
             "Input X contains infinity or a value too large for dtype('float32').",
@@ -107,8 +106,8 @@ def test_fit_and_transform_on_a_dask_array_chunk_by_chunk(monkeypatch, fast):
     assert ae.n_features_in_ == 12
 
     bad = X.copy()
-    bad[4999, 0] = np.nan
-    with pytest.raises(ValueError, match=re.escape("Input X contains NaN.")):
+    bad[4999, 0] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
         AutoencoderTransformer(**params).fit(da.from_array(bad, chunks=(1000, 12)))
     with pytest.raises(ValueError, match="X has 5 features"):
         ae.transform(dX[:, :5])
