@@ -1,6 +1,7 @@
 """Autoencoders as scikit-learn transformers, trained with PyTorch through skorch."""
 
 from ._autoencoder import AutoencoderTransformer
+from ._imputer import AutoencoderImputer
 from ._modules import (
     ConvAutoencoder,
     LSTMAutoencoder,
@@ -16,6 +17,7 @@ from ._version import __version__
 from .compare import compare
 
 __all__ = [
+    "AutoencoderImputer",
     "AutoencoderTransformer",
     "ConvAutoencoder",
     "LSTMAutoencoder",

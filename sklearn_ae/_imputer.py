@@ -1,0 +1,310 @@
+"""The scikit-learn imputer: :class:`AutoencoderImputer`.
+
+It wraps an :class:`~sklearn_ae.AutoencoderTransformer` (composition): the
+imputer standardises each feature by the mean and standard deviation of its
+observed values, trains the autoencoder on the observed cells with a share of
+them hidden in every batch (``noise_type="missing"``, so the network learns
+to fill in what it cannot see), and fills each missing cell with the
+reconstruction of its row. Observed cells are returned unchanged.
+"""
+
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.impute import MissingIndicator
+from sklearn.utils.validation import check_is_fitted
+
+from ._autoencoder import AutoencoderTransformer
+from ._compat import Interval, StrOptions, _fit_context, validate_data
+
+__all__ = ["AutoencoderImputer"]
+
+
+def _is_nan(value):
+    return isinstance(value, Real) and np.isnan(value)
+
+
+class AutoencoderImputer(TransformerMixin, BaseEstimator):
+    """Impute missing values with an autoencoder trained on the observed cells.
+
+    Each feature is standardised by the mean and standard deviation of its
+    observed values; an :class:`AutoencoderTransformer` is trained on the
+    standardised rows with a loss over the observed cells only, and with
+    ``hide`` of the observed inputs hidden in every batch as missing values
+    are (set to the feature's mean), so that it learns to predict a cell
+    from the other cells of its row. ``transform`` fills each missing cell
+    with the reconstruction of its row and returns every observed cell
+    unchanged.
+
+    Read more in the user guide's "Missing values" page, which also says
+    when another imputer is the better choice.
+
+    Parameters
+    ----------
+    missing_values : int, float or np.nan, default=np.nan
+        The placeholder for the missing values, as in
+        :class:`~sklearn.impute.SimpleImputer` (numeric placeholders only):
+        every cell equal to it is missing. With a number, NaN in X is refused.
+
+    add_indicator : bool, default=False
+        If True, a :class:`~sklearn.impute.MissingIndicator` transform is
+        stacked onto the output: one binary column per feature that had
+        missing values during ``fit``.
+
+    n_components : int or None, default=None
+        Width of the code. None is ``n_features``: hiding inputs in training
+        keeps a code this wide from copying its input, and a narrower one
+        imputed worse in the benchmark (``benchmarks/missing_values.py``).
+
+    hidden_layer_sizes : tuple of int, default=(128,)
+        The encoder's hidden layers (the decoder mirrors them).
+
+    hide : float, default=0.25
+        The share of the observed inputs hidden in each training batch, in
+        [0, 1).
+
+    max_iter : int, default=100
+        Most epochs of training.
+
+    early_stopping : bool, default=True
+        Whether to stop when the validation loss stops improving (on
+        ``validation_fraction`` of the rows; see
+        :class:`AutoencoderTransformer`).
+
+    learning_rate : float or "auto", default="auto"
+        The optimizer's learning rate.
+
+    batch_size : int or "auto", default="auto"
+        Rows per training step.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the split, the shuffling and the hidden cells.
+
+    verbose : int, default=0
+        Print the training progress.
+
+    Attributes
+    ----------
+    autoencoder_ : AutoencoderTransformer
+        The trained autoencoder, on standardised features.
+
+    mean_ : ndarray of shape (n_features,)
+        Each feature's mean over its observed values.
+
+    scale_ : ndarray of shape (n_features,)
+        Each feature's standard deviation over its observed values (1 where
+        it is 0).
+
+    n_iter_ : int
+        Epochs the autoencoder trained.
+
+    indicator_ : MissingIndicator or None
+        The indicator of the missing cells, when ``add_indicator=True``.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features seen during ``fit``, when X has string
+        feature names.
+
+    See Also
+    --------
+    sklearn.impute.SimpleImputer : Fills with a column statistic.
+    sklearn.impute.KNNImputer : Fills from the nearest complete neighbours.
+    sklearn.impute.IterativeImputer : Regresses each feature on the others.
+    AutoencoderTransformer : Reduces data with missing values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ae import AutoencoderImputer
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 4)) @ rng.normal(size=(4, 6))
+    >>> X[rng.random(X.shape) < 0.1] = np.nan
+    >>> imputer = AutoencoderImputer(random_state=0).fit(X)
+    >>> X_filled = imputer.transform(X)
+    >>> bool(np.isnan(X_filled).any())
+    False
+    >>> observed = ~np.isnan(X)
+    >>> bool(np.array_equal(X_filled[observed], X[observed]))
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "missing_values": [Real],
+        "add_indicator": ["boolean"],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_layer_sizes": [tuple, list],
+        "hide": [Interval(Real, 0, 1, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "learning_rate": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        missing_values=np.nan,
+        add_indicator=False,
+        n_components=None,
+        hidden_layer_sizes=(128,),
+        hide=0.25,
+        max_iter=100,
+        early_stopping=True,
+        learning_rate="auto",
+        batch_size="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.missing_values = missing_values
+        self.add_indicator = add_indicator
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.hide = hide
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _validate(self, X, reset):
+        nan = _is_nan(self.missing_values)
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if nan else True,
+            copy=True,
+            reset=reset,
+        )
+        if not nan:
+            X[X == self.missing_values] = np.nan
+        return X
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on the observed cells of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing values. Every column needs an observed value;
+            rows with nothing observed carry nothing to learn from and are
+            left out of the training.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted imputer.
+        """
+        X = self._validate(X, reset=True)
+        n_features = X.shape[1]
+        seen = ~np.isnan(X)
+        counts = seen.sum(axis=0)
+        if not counts.all():
+            empty = np.flatnonzero(counts == 0).tolist()
+            raise ValueError(
+                f"Features {empty} of X have no observed value (all missing): "
+                "there is nothing to impute them from. Drop these columns "
+                "before fitting (SimpleImputer keeps them only as a constant)."
+            )
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(X, axis=0, dtype=np.float64)
+            scale = np.nanstd(X, axis=0, dtype=np.float64)
+        scale[~(scale > 0)] = 1.0
+        width = self.n_components
+        if width is None:
+            width = n_features
+        self.autoencoder_ = AutoencoderTransformer(
+            n_components=width,
+            hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            noise=self.hide,
+            noise_type="missing",
+            init="random",
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            max_iter=self.max_iter,
+            early_stopping=self.early_stopping,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        ).fit((X[seen.any(axis=1)] - mean) / scale)
+        self.mean_, self.scale_ = mean, scale
+        self.n_iter_ = self.autoencoder_.n_iter_
+        self.indicator_ = None
+        if self.add_indicator:
+            self.indicator_ = MissingIndicator(error_on_new=False).fit(X)
+        return self
+
+    def transform(self, X):
+        """Fill the missing cells of X; observed cells are returned unchanged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing values.
+
+        Returns
+        -------
+        X_filled : ndarray of shape (n_samples, n_features) or \
+(n_samples, n_features + n_indicators)
+            X with every missing cell filled, of X's floating dtype, followed
+            by the indicator's columns when ``add_indicator=True``.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        missing = np.isnan(X)
+        indicator = None
+        if self.indicator_ is not None:
+            indicator = self.indicator_.transform(X).astype(X.dtype)
+        out = X  # a copy of the input, filled in place
+        if missing.any():
+            ae = self.autoencoder_
+            rows = np.flatnonzero(missing.any(axis=1))
+            part = (X[rows] - self.mean_) / self.scale_
+            filled = ae.inverse_transform(ae.transform(part.astype(X.dtype)))
+            filled = filled * self.scale_ + self.mean_
+            out[rows] = np.where(missing[rows], filled, X[rows])
+        if indicator is not None:
+            out = np.hstack([out, indicator])
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """The output's feature names: the input's, then the indicator's.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            The input's names; by default ``feature_names_in_``, or
+            ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        names = OneToOneFeatureMixin.get_feature_names_out(self, input_features)
+        if self.indicator_ is None:
+            return names
+        return np.concatenate([names, self.indicator_.get_feature_names_out(names)])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
