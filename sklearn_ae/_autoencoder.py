@@ -607,7 +607,9 @@ class AutoencoderTransformer(
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data. Sparse input is densified one batch at a time; a
             dask array or a memory map is read a few chunks at a time and
-            shuffled by chunks (see the Notes).
+            shuffled by chunks (see the Notes). NaN marks a missing value:
+            the loss skips it and the network sees the feature's mean (see
+            the user guide's "Missing values").
 
         y : Ignored
             Not used, present for API consistency by convention.

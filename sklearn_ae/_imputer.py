@@ -58,7 +58,7 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
         keeps a code this wide from copying its input, and a narrower one
         imputed worse in the benchmark (``benchmarks/missing_values.py``).
 
-    hidden_layer_sizes : tuple of int, default=(128,)
+    hidden_layer_sizes : tuple of int, default=(128, 128)
         The encoder's hidden layers (the decoder mirrors them).
 
     hide : float, default=0.25
@@ -68,15 +68,17 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
     max_iter : int, default=100
         Most epochs of training.
 
-    early_stopping : bool, default=True
-        Whether to stop when the validation loss stops improving (on
-        ``validation_fraction`` of the rows; see
-        :class:`AutoencoderTransformer`).
+    early_stopping : bool, default=False
+        Whether to stop when the validation loss stops improving (on a tenth
+        of the rows; see :class:`AutoencoderTransformer`). That loss measures
+        the reconstruction of visible cells, not imputation; without it all
+        rows train and training stops when the training loss stops improving,
+        which imputed better in the benchmark.
 
     learning_rate : float or "auto", default="auto"
         The optimizer's learning rate.
 
-    batch_size : int or "auto", default="auto"
+    batch_size : int or "auto", default=64
         Rows per training step.
 
     random_state : int, RandomState instance or None, default=None
@@ -159,12 +161,12 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
         missing_values=np.nan,
         add_indicator=False,
         n_components=None,
-        hidden_layer_sizes=(128,),
+        hidden_layer_sizes=(128, 128),
         hide=0.25,
         max_iter=100,
-        early_stopping=True,
+        early_stopping=False,
         learning_rate="auto",
-        batch_size="auto",
+        batch_size=64,
         random_state=None,
         verbose=0,
     ):
