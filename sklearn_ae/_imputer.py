@@ -214,6 +214,16 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
         -------
         self : object
             The fitted imputer.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderImputer
+        >>> X = np.random.default_rng(0).normal(size=(100, 4))
+        >>> X[::5, 1] = np.nan
+        >>> imputer = AutoencoderImputer(max_iter=5, random_state=0).fit(X)
+        >>> imputer.mean_.shape, imputer.n_features_in_
+        ((4,), 4)
         """
         X = self._validate(X, reset=True)
         n_features = X.shape[1]
@@ -267,6 +277,17 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
 (n_samples, n_features + n_indicators)
             X with every missing cell filled, of X's floating dtype, followed
             by the indicator's columns when ``add_indicator=True``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderImputer
+        >>> X = np.random.default_rng(0).normal(size=(100, 4))
+        >>> X[::5, 1] = np.nan
+        >>> imputer = AutoencoderImputer(max_iter=5, random_state=0).fit(X)
+        >>> filled = imputer.transform(X)
+        >>> bool(np.isnan(filled).any()), bool(filled[1, 1] == X[1, 1])
+        (False, True)
         """
         check_is_fitted(self)
         X = self._validate(X, reset=False)
@@ -285,6 +306,34 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
         if indicator is not None:
             out = np.hstack([out, indicator])
         return out
+
+    def fit_transform(self, X, y=None):
+        """Fit to X, then fill its missing cells.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing values.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        X_filled : ndarray
+            As :meth:`transform` returns it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ae import AutoencoderImputer
+        >>> X = np.random.default_rng(0).normal(size=(100, 4))
+        >>> X[::5, 1] = np.nan
+        >>> imputer = AutoencoderImputer(add_indicator=True, max_iter=5)
+        >>> imputer.fit_transform(X).shape
+        (100, 5)
+        """
+        return self.fit(X).transform(X)
 
     def get_feature_names_out(self, input_features=None):
         """The output's feature names: the input's, then the indicator's.
