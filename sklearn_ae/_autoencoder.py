@@ -351,7 +351,8 @@ class AutoencoderTransformer(
         names that are all strings.
 
     mean_ : ndarray of shape (`n_features_in_`,) or None
-        Per-feature mean subtracted before training (None with ``loss="bce"``).
+        Per-feature mean subtracted before training (None with ``loss="bce"``),
+        over the observed values; a missing input is set to it.
 
     scale_ : float
         Global scale the centred data are divided by (1.0 with ``loss="bce"``).

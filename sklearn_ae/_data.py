@@ -7,7 +7,9 @@ does not copy a float32 or float64 C-contiguous array (a read-only
 ``np.memmap`` included) whose dtype it accepts. Its finiteness check is
 switched off here and done chunk by chunk instead, with scikit-learn's own
 ``assert_all_finite`` (and so scikit-learn's own messages), so no full-size
-temporary (the boolean mask of ``np.isfinite(X)``) is ever made.
+temporary (the boolean mask of ``np.isfinite(X)``) is ever made. Infinity
+is refused; NaN is a missing value (see ``_missing``), which a training
+call's ``MissingScan`` counts in the same pass.
 
 A dask array is validated on its first row (shape, dtype and feature checks
 need no data) and then read through :class:`LazyRows`, which computes only the
