@@ -8,8 +8,7 @@ does not copy a float32 or float64 C-contiguous array (a read-only
 switched off here and done chunk by chunk instead, with scikit-learn's own
 ``assert_all_finite`` (and so scikit-learn's own messages), so no full-size
 temporary (the boolean mask of ``np.isfinite(X)``) is ever made. Infinity
-is refused; NaN is a missing value (see ``_missing``), which a training
-call's ``MissingScan`` counts in the same pass.
+is refused; NaN is a missing value (see ``_missing``).
 
 A dask array is validated on its first row (shape, dtype and feature checks
 need no data) and then read through :class:`LazyRows`, which computes only the
@@ -63,6 +62,7 @@ __all__ = [
     "RowDataset",
     "as_tensor",
     "check_X",
+    "chunk_slices",
     "dense",
     "is_dask_array",
     "is_memory_mapped",
@@ -131,6 +131,20 @@ def iter_row_slices(n_rows):
     return gen_batches(n_rows, CHUNK_ROWS)
 
 
+def chunk_slices(n_rows, row_chunks=None):
+    """Row slices covering ``range(n_rows)``, of at most ``CHUNK_ROWS`` rows,
+    each inside one of ``row_chunks`` (a dask array's row chunks,
+    ``LazyRows.row_chunks``), so that no chunk is computed twice."""
+    if row_chunks is None:
+        yield from iter_row_slices(n_rows)
+        return
+    start = 0
+    for size in row_chunks:
+        for part in iter_row_slices(size):
+            yield slice(start + part.start, start + part.stop)
+        start += size
+
+
 def dense(X):
     """A chunk of rows as an ndarray (a sparse chunk densified)."""
     return X.toarray() if sp.issparse(X) else np.asarray(X)
@@ -165,17 +179,15 @@ def is_memory_mapped(X):
     return False
 
 
-def _check_finite_chunked(X, scan=None):
-    # NaN is a missing value (see _missing); ``scan`` sees each chunk.
+def _check_finite_chunked(X):
     for rows in iter_row_slices(X.shape[0]):
         chunk = X[rows]
         values = chunk.data if sp.issparse(chunk) else np.asarray(chunk)
+        # NaN is a missing value (see _missing); infinity is refused.
         assert_all_finite(values, allow_nan=True, input_name="X")
-        if scan is not None:
-            scan.update(rows, chunk)
 
 
-def check_X(estimator, X, *, reset, scan=None):
+def check_X(estimator, X, *, reset, finite=True):
     """``validate_data`` for a training or inference entry point, streamed.
 
     Parameters
@@ -190,9 +202,9 @@ def check_X(estimator, X, *, reset, scan=None):
     reset : bool
         True in ``fit`` and the first ``partial_fit``; False elsewhere.
 
-    scan : MissingScan or None, default=None
-        Shown each chunk of the finiteness check (``_missing``), so that
-        training finds its missing cells in the same pass.
+    finite : bool, default=True
+        Whether to check finiteness here, chunk by chunk; a fit that builds
+        a model checks it in its statistics pass instead (``_stats``).
 
     Returns
     -------
@@ -201,7 +213,7 @@ def check_X(estimator, X, *, reset, scan=None):
         sorted integer arrays. A float memory map comes back uncopied.
     """
     if is_dask_array(X):
-        return _check_dask(estimator, X, reset=reset, scan=scan)
+        return _check_dask(estimator, X, reset=reset, finite=finite)
     X = validate_data(
         estimator,
         X,
@@ -210,11 +222,12 @@ def check_X(estimator, X, *, reset, scan=None):
         ensure_all_finite=False,
         reset=reset,
     )
-    _check_finite_chunked(X, scan)
+    if finite:
+        _check_finite_chunked(X)
     return X
 
 
-def _check_dask(estimator, X, *, reset, scan=None):
+def _check_dask(estimator, X, *, reset, finite):
     if X.ndim != 2:
         # Let scikit-learn phrase the error on a tiny computed sample.
         validate_data(estimator, np.asarray(X[:2].compute()), reset=reset)
@@ -236,7 +249,8 @@ def _check_dask(estimator, X, *, reset, scan=None):
         reset=reset,
     )
     rows = LazyRows(X)
-    _check_finite_chunked(rows, scan)
+    if finite:
+        _check_finite_chunked(rows)
     return rows
 
 

@@ -100,14 +100,19 @@ class RowPCA:
 
     train, valid : ndarray of int or None
         The training and validation rows; None and None for all rows.
+
+    moments : list of tuple or None, default=None
+        The sums ``(n, sum, cross-products)`` of ``X[train] - shift`` (and of
+        ``X[valid] - shift``), when already taken (``_stats.DataStats``);
+        None sums them on first use.
     """
 
-    def __init__(self, X, shift=None, train=None, valid=None):
+    def __init__(self, X, shift=None, train=None, valid=None, moments=None):
         self.X = X
         self.shift = shift
         self.train = train
         self.valid = valid
-        self._moments = None
+        self._moments = moments
 
     def _parts(self):
         if self._moments is None:
