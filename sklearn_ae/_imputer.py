@@ -326,7 +326,8 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
         truth = part[held]
         errors = {}
         for k in _widths(d):
-            fill = PPCAFill(k, n_iter=2).fit(train, hidden).fill(train, hidden)
+            model = PPCAFill(k, n_iter=3, exact=False).fit(train, hidden)
+            fill = model.fill(train, hidden)
             errors[k] = (np.mean((fill[held] - truth) ** 2), fill[held])
         k = min(errors, key=lambda k: errors[k][0])
         linear = errors[k][1]

@@ -33,6 +33,12 @@ class PPCAFill:
         means under the current model, then refits the model to the filled
         rows.
 
+    exact : bool, default=True
+        Whether the refit adds the missing cells' conditional covariances
+        (EM proper); without them each iteration costs a few times less and
+        the variances of the filled features come out a little low (used to
+        compare widths).
+
     Attributes
     ----------
     mean_ : ndarray of shape (n_features,)
@@ -40,9 +46,10 @@ class PPCAFill:
         The inverse of the model's covariance.
     """
 
-    def __init__(self, n_components, n_iter=5):
+    def __init__(self, n_components, n_iter=5, exact=True):
         self.n_components = n_components
         self.n_iter = n_iter
+        self.exact = exact
 
     def fit(self, X, missing):
         """Fit to X (standardised, NaN where ``missing``)."""
@@ -50,7 +57,8 @@ class PPCAFill:
         spread = 0.0
         for _ in range(self.n_iter):
             self._estimate(filled, spread)
-            filled, spread = self._fill(X, missing, spread=True)
+            filled, spread = self._fill(X, missing, spread=self.exact)
+            spread = 0.0 if spread is None else spread
         self._estimate(filled, spread)
         return self
 
