@@ -1,6 +1,7 @@
 """Autoencoders as scikit-learn transformers, trained with PyTorch through skorch."""
 
 from ._autoencoder import AutoencoderTransformer
+from ._imputer import AutoencoderImputer
 from ._modules import (
     ConvAutoencoder,
     LSTMAutoencoder,
@@ -10,6 +11,7 @@ from ._modules import (
 from ._version import __version__
 
 __all__ = [
+    "AutoencoderImputer",
     "AutoencoderTransformer",
     "ConvAutoencoder",
     "LSTMAutoencoder",

@@ -29,7 +29,12 @@ from ._display import show_callbacks
 from ._engine._net import TrainingDiverged
 from ._fitted import is_fitted, restore, set_from_plain, snapshot, to_plain
 from ._guard import drop_fit_lock, fit_lock, sigint_deferred
-from ._inference import decoder, encoder, inference_threads
+from ._inference import (
+    decoder,
+    encoder,
+    inference_threads,
+    reconstruction_errors,
+)
 from ._plan import plan_fit
 from ._trainer import train
 
@@ -165,12 +170,15 @@ class AutoencoderTransformer(
         Validation data, ``transform`` and scoring are never corrupted, so
         ``inverse_transform(transform(X_noisy))`` denoises X_noisy. For
         ``noise_type="gaussian"``, the standard deviation in X's units; for
-        ``"mask"``, the fraction of inputs zeroed, in [0, 1).
+        ``"mask"`` and ``"missing"``, the fraction of inputs hidden, in [0, 1).
 
-    noise_type : {"gaussian", "mask"}, default="gaussian"
+    noise_type : {"gaussian", "mask", "missing"}, default="gaussian"
         ``"gaussian"`` adds ``N(0, noise^2)`` to every input, then clips to
         [0, 1] when ``loss="bce"`` (the article's noisy digits); ``"mask"``
-        sets each input to 0 with probability ``noise``. Only used when
+        sets each input to 0 with probability ``noise``; ``"missing"`` hides
+        each input with probability ``noise`` as a missing value is hidden
+        (set to the feature's training mean), which trains the network to
+        fill in missing values (``loss="mse"`` only). Only used when
         ``noise > 0``.
 
     variational : bool, default=False
@@ -305,7 +313,8 @@ class AutoencoderTransformer(
         names that are all strings.
 
     mean_ : ndarray of shape (`n_features_in_`,) or None
-        Per-feature mean subtracted before training (None with ``loss="bce"``).
+        Per-feature mean subtracted before training (None with ``loss="bce"``),
+        over the observed values; a missing input is set to it.
 
     scale_ : float
         Global scale the centred data are divided by (1.0 with ``loss="bce"``).
@@ -561,7 +570,9 @@ class AutoencoderTransformer(
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data. Sparse input is densified one batch at a time; a
             dask array or a memory map is read a few chunks at a time and
-            shuffled by chunks (see the Notes).
+            shuffled by chunks (see the Notes). NaN marks a missing value:
+            the loss skips it and the network sees the feature's mean (see
+            the user guide's "Missing values").
 
         y : Ignored
             Not used, present for API consistency by convention.
@@ -701,8 +712,9 @@ class AutoencoderTransformer(
 
     def _train(self, X, incremental):
         first_pass = not (incremental and hasattr(self, "net_"))
-        # A first pass checks finiteness in its statistics pass (_stats).
-        X = check_X(self, X, reset=first_pass, finite=not first_pass)
+        # The trainer checks finiteness, with the missing cells (_missing),
+        # in its one pass before the epochs (_stats on a first pass).
+        X = check_X(self, X, reset=first_pass, finite=False)
         params = self.get_params(deep=False)
         net = None if first_pass else self.net_
         plan = plan_fit(
@@ -1070,13 +1082,7 @@ class AutoencoderTransformer(
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
-        encode, decode = self._encoder(X.dtype), self._decoder(np.float64)
-
-        def errors(x):
-            return np.square(x - decode(encode(x))).mean(axis=1)
-
-        with self._inference_threads(X.shape[0]):
-            return -map_rows(errors, X, np.empty(X.shape[0]))
+        return -reconstruction_errors(self.net_, X, bce=self.loss == "bce")
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error over all of X.
@@ -1174,5 +1180,7 @@ class AutoencoderTransformer(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # Missing values (NaN) are trained around and filled (see _missing).
+        tags.input_tags.allow_nan = self.loss != "bce"
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags

@@ -152,7 +152,7 @@ PARAMETER_CONSTRAINTS = {
     "loss": [StrOptions(set(LOSSES))],
     "sparsity": [Interval(Real, 0, None, closed="left")],
     "noise": [Interval(Real, 0, None, closed="left")],
-    "noise_type": [StrOptions({"gaussian", "mask"})],
+    "noise_type": [StrOptions({"gaussian", "mask", "missing"})],
     "variational": ["boolean"],
     "beta": [Interval(Real, 0, None, closed="left")],
     "optimizer": [
@@ -504,13 +504,21 @@ def corruption(params, scaler):
     noise = params["noise"]
     if not noise:
         return None
-    if params["noise_type"] == "mask":
+    if params["noise_type"] in ("mask", "missing"):
         if noise >= 1:
             raise ValueError(
-                "With noise_type='mask', noise is the fraction of inputs zeroed "
-                f"and must be below 1; got noise={noise}."
+                f"With noise_type={params['noise_type']!r}, noise is the "
+                f"fraction of inputs hidden and must be below 1; got noise={noise}."
             )
         zero = 0.0
+        if params["noise_type"] == "missing":
+            if scaler.mean is None:
+                raise ValueError(
+                    "noise_type='missing' hides inputs at the training mean, "
+                    "which loss='bce' does not use; use loss='mse'."
+                )
+            # Hidden as a missing cell is: at the mean, 0 in module space.
+            return Corruption(noise, "mask", zero=0.0)
         if scaler.mean is not None:
             zero = torch.as_tensor(-scaler.mean / scaler.scale).float()
         return Corruption(noise, "mask", zero=zero)

@@ -7,7 +7,8 @@ does not copy a float32 or float64 C-contiguous array (a read-only
 ``np.memmap`` included) whose dtype it accepts. Its finiteness check is
 switched off here and done chunk by chunk instead, with scikit-learn's own
 ``assert_all_finite`` (and so scikit-learn's own messages), so no full-size
-temporary (the boolean mask of ``np.isfinite(X)``) is ever made.
+temporary (the boolean mask of ``np.isfinite(X)``) is ever made. Infinity
+is refused; NaN is a missing value (see ``_missing``).
 
 A dask array is validated on its first row (shape, dtype and feature checks
 need no data) and then read through :class:`LazyRows`, which computes only the
@@ -182,7 +183,8 @@ def _check_finite_chunked(X):
     for rows in iter_row_slices(X.shape[0]):
         chunk = X[rows]
         values = chunk.data if sp.issparse(chunk) else np.asarray(chunk)
-        assert_all_finite(values, input_name="X")
+        # NaN is a missing value (see _missing); infinity is refused.
+        assert_all_finite(values, allow_nan=True, input_name="X")
 
 
 def check_X(estimator, X, *, reset, finite=True):

@@ -9,14 +9,16 @@ import copy
 import numpy as np
 import torch
 
-from ._data import CHUNK_ROWS, as_tensor, chunk_slices, dense
+from ._data import CHUNK_ROWS, as_tensor, chunk_slices, dense, map_rows
 from ._engine._threads import cpu_threads, step_flops
+from ._missing import fill_centred_, fill_missing, observed_row_mse
 
 __all__ = [
     "decoder",
     "encoder",
     "explained_variance_fraction",
     "inference_threads",
+    "reconstruction_errors",
 ]
 
 
@@ -45,7 +47,18 @@ def encoder(net, dtype):
     """``x -> code tensor`` (module units) for dense ndarray chunks of ``dtype``."""
     module, compute = _inference_module(net, dtype)
     scaler, device = net.scaler, net.device
-    return lambda x: module.encode(scaler(x, compute, device))
+
+    def encode(x):
+        t = scaler(x, compute, device)
+        if scaler.mean is None and t.isnan().any():
+            raise ValueError(
+                "Input X contains NaN: a model trained with loss='bce' does "
+                "not accept missing values."
+            )
+        # A missing cell is the training mean: 0 in module space (_missing).
+        return module.encode(fill_missing(t))
+
+    return encode
 
 
 def decoder(net, dtype, bce):
@@ -71,8 +84,8 @@ def explained_variance_fraction(net, X, sst, *, bce):
 
     The reconstructions are those ``inverse_transform(transform(X))`` gives
     (in X's dtype); each row's squares are summed in X's dtype and the rows'
-    sums in float64. ``sst`` is the sum of squares about the mean (the
-    statistics pass's).
+    sums in float64, over the observed cells. ``sst`` is the sum of squares
+    about the mean of the observed cells (the statistics pass's).
     """
     encode, decode = encoder(net, X.dtype), decoder(net, X.dtype, bce)
     n = X.shape[0]
@@ -80,5 +93,26 @@ def explained_variance_fraction(net, X, sst, *, bce):
     with torch.inference_mode(), inference_threads(net, X.shape[1], n):
         for rows in chunk_slices(n, getattr(X, "row_chunks", None)):
             x = dense(X[rows])
-            sse += _row_squares(x - decode(encode(x))).sum(dtype=np.float64)
+            # Over the observed cells: missing ones count as at the mean.
+            residual = fill_centred_(x - decode(encode(x)))
+            sse += _row_squares(residual).sum(dtype=np.float64)
     return 1.0 - sse / sst if sst > 0 else float(sse == 0)
+
+
+def reconstruction_errors(net, X, *, bce):
+    """Each row's mean squared reconstruction error over its observed cells,
+    in float64; a row with nothing observed (all NaN) raises."""
+    encode, decode = encoder(net, X.dtype), decoder(net, np.float64, bce)
+
+    def errors(x):
+        return observed_row_mse(x, decode(encode(x)))
+
+    with inference_threads(net, X.shape[1], X.shape[0]):
+        errors = map_rows(errors, X, np.empty(X.shape[0]))
+    empty = np.flatnonzero(np.isnan(errors))
+    if len(empty):
+        raise ValueError(
+            f"Row {empty[0]} of X has no observed value (all NaN): it has "
+            "no reconstruction error to score."
+        )
+    return errors

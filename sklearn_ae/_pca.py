@@ -23,6 +23,7 @@ from sklearn.utils.extmath import randomized_svd, svd_flip
 from ._compat import infer_dimension
 from ._data import CHUNK_ROWS, dense, iter_row_slices
 from ._engine._threads import cpu_threads
+from ._missing import fill_centred_
 from ._modules import init_from_pca
 
 __all__ = [
@@ -77,7 +78,8 @@ def _sums(X, rows, shift):
     d = X.shape[1]
     n, total, cross = 0, np.zeros(d), np.zeros((d, d))
     for chunk in _chunks(X, rows):
-        centred = chunk.astype(np.float64) - shift
+        # Missing cells at the mean: the PCA of mean-filled rows (_missing).
+        centred = fill_centred_(chunk.astype(np.float64) - shift)
         n += len(centred)
         total += centred.sum(axis=0)
         cross += centred.T @ centred
@@ -150,8 +152,8 @@ class RowPCA:
         index = self.train if rows == "train" else None
         data = dense(self.X[:] if index is None else self.X[index])
         data = data.astype(np.float64)
-        mean = data.mean(axis=0)
-        data -= mean
+        mean = np.nanmean(data, axis=0)
+        data = fill_centred_(data - mean)
         n, d = data.shape
         if n_axes and n_axes < 0.8 * min(n, d):
             _, _, axes = randomized_svd(data, n_axes, random_state=0)

@@ -9,6 +9,10 @@ covariance matrix of the training and the validation rows, kept apart (see
 ``_pca.RowPCA``). The sums are taken about a shift, the first chunk's mean,
 which keeps them accurate in float64 however far the data are from zero.
 
+Missing cells (NaN) are found in the same pass (``_missing.MissingScan``):
+the mean and the scale are those of the observed cells, and PCA's sums those
+of the rows with their missing cells at the mean.
+
 A chunked source (a dask array, a memory map) is read along its own chunks,
 and its validation rows are kept in memory when they fit
 ``TENSOR_CACHE_BYTES``: every later validation pass (PCA's start, each
@@ -21,6 +25,7 @@ from sklearn.utils import assert_all_finite
 
 from ._data import CHUNK_ROWS, TENSOR_CACHE_BYTES, chunk_slices, dense
 from ._engine._threads import cpu_threads
+from ._missing import MissingScan, mean_filled_moments
 from ._pca import MAX_COVARIANCE_FEATURES, RowPCA
 from ._scaling import InputScaler
 
@@ -28,21 +33,52 @@ __all__ = ["DataStats"]
 
 
 class _Sums:
-    """``(n, sum, cross-products)`` of rows minus a shift, in float64."""
+    """``(n, sum, cross-products)`` of rows minus a shift, in float64; with
+    missing cells (at 0), the sums that put them at the mean afterwards
+    (``_missing.mean_filled_moments``)."""
 
     def __init__(self, d, cross):
         self.n = 0
         self.total = np.zeros(d)
         self.cross = np.zeros((d, d)) if cross else None
+        self.a = self.m = self.n_missing = None
 
-    def add(self, centred):
+    def add(self, centred, missing=None):
         self.n += len(centred)
         self.total += centred.sum(axis=0)
-        if self.cross is not None:
-            self.cross += centred.T @ centred
+        if self.cross is None:
+            return
+        self.cross += centred.T @ centred
+        if missing is not None:
+            if self.a is None:
+                d = len(self.total)
+                self.a, self.m, self.n_missing = (
+                    np.zeros((d, d)),
+                    np.zeros((d, d)),
+                    np.zeros(d),
+                )
+            m = missing.astype(np.float64)
+            self.a += centred.T @ m
+            self.m += m.T @ m
+            self.n_missing += m.sum(axis=0)
 
-    def moments(self):
-        return self.n, self.total, self.cross
+    def moments(self, delta):
+        return mean_filled_moments(
+            (self.n, self.total, self.cross, self.a, self.m, self.n_missing), delta
+        )
+
+
+def _rows(missing, mask):
+    return None if missing is None else missing[mask]
+
+
+def _observed_mean(chunk, missing):
+    """The chunk's per-column mean over its observed cells (0 where none)."""
+    if missing is None:
+        return chunk.mean(axis=0)
+    counts = len(chunk) - missing.sum(axis=0)
+    sums = np.where(missing, 0.0, chunk).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
 
 
 class DataStats:
@@ -59,17 +95,24 @@ class DataStats:
         The first chunk's mean, subtracted before the sums (float64).
 
     total : ndarray of shape (n_features,)
-        ``sum(x - shift)`` over all rows.
+        ``sum(x - shift)`` over all rows' observed cells.
 
     squares : float
-        ``sum((x - shift) ** 2)`` over all rows and features.
+        ``sum((x - shift) ** 2)`` over all observed cells.
+
+    counts : ndarray of shape (n_features,)
+        Each feature's observed (not NaN) cells.
+
+    missing : bool
+        Whether X has missing cells (NaN; see ``_missing``).
 
     low, high : float
         The smallest and largest value (a sparse matrix's implicit zeros
         counted).
 
     parts : list of tuple or None
-        PCA's sums ``(n, sum, cross-products)`` about ``shift``: of the
+        PCA's sums ``(n, sum, cross-products)`` about ``shift`` of the rows
+        with their missing cells at the mean: of the
         training rows, then of the validation rows when there are any; None
         when PCA is not needed or X is too wide for a covariance matrix.
 
@@ -120,6 +163,7 @@ class DataStats:
         self.n_rows, self.shift, self.total, self.squares = n, None, np.zeros(d), 0.0
         self.low, self.high = np.inf, -np.inf
         kept = []
+        scan = MissingScan(d, columns=True)
         # The cross-products of one chunk are this pass's step of work (see
         # _threads): small data sum on one thread.
         flops = 2.0 * min(n, CHUNK_ROWS) * d * d if cross else None
@@ -127,29 +171,37 @@ class DataStats:
             for rows in chunk_slices(n, getattr(X, "row_chunks", None)):
                 chunk = X[rows]
                 values = chunk.data if sp.issparse(chunk) else np.asarray(chunk)
-                assert_all_finite(values, input_name="X")
+                # NaN is a missing value (_missing), infinity an error.
+                assert_all_finite(values, allow_nan=True, input_name="X")
+                missing = scan.update(rows.start, chunk)
                 if values.size:
-                    self.low = min(self.low, float(values.min()))
-                    self.high = max(self.high, float(values.max()))
+                    self.low = min(self.low, float(np.nanmin(values)))
+                    self.high = max(self.high, float(np.nanmax(values)))
                 chunk = dense(chunk)
                 if sp.issparse(X) and values.size < chunk.size:
                     self.low, self.high = min(self.low, 0.0), max(self.high, 0.0)
+                centred = chunk.astype(np.float64)
                 if self.shift is None:
-                    self.shift = chunk.mean(axis=0, dtype=np.float64)
-                centred = chunk.astype(np.float64) - self.shift
+                    self.shift = _observed_mean(centred, missing)
+                centred -= self.shift
+                if missing is not None:  # at the shift: 0 once centred
+                    centred[missing] = 0.0
                 self.total += centred.sum(axis=0)
                 self.squares += float(np.einsum("ij,ij->", centred, centred))
                 mask = held_out[rows]
                 if valid is None:
-                    parts[0].add(centred)
+                    parts[0].add(centred, missing)
                 else:
-                    parts[0].add(centred[~mask])
-                    parts[1].add(centred[mask])
+                    parts[0].add(centred[~mask], _rows(missing, ~mask))
+                    parts[1].add(centred[mask], _rows(missing, mask))
                 if keep_valid and mask.any():
                     kept.append(chunk[mask])
         if self.shift is None:
             self.shift = np.zeros(d)
-        self.parts = [p.moments() for p in parts] if cross else None
+        self.missing = scan.finish()
+        self.counts = scan.observed
+        delta = self.mean - self.shift
+        self.parts = [p.moments(delta) for p in parts] if cross else None
         self.valid_rows = np.concatenate(kept) if keep_valid and kept else None
         self.pca = RowPCA(X, self.shift, train, valid, moments=self.parts)
         return self
@@ -157,13 +209,14 @@ class DataStats:
     @property
     def mean(self):
         """The per-feature mean (float64)."""
-        return self.shift + self.total / self.n_rows
+        return self.shift + self.total / np.maximum(self.counts, 1)
 
     @property
     def total_squares(self):
-        """``sum((x - mean) ** 2)`` over all rows and features: PCA's total
-        variance times ``n - 1``."""
-        return max(self.squares - float(self.total @ self.total) / self.n_rows, 0.0)
+        """``sum((x - mean) ** 2)`` over all observed cells: without missing
+        cells PCA's total variance times ``n - 1``."""
+        spread = self.total @ (self.total / np.maximum(self.counts, 1))
+        return max(self.squares - float(spread), 0.0)
 
     def scaler(self, loss):
         """The :class:`~sklearn_ae._scaling.InputScaler` for ``loss``.
@@ -173,6 +226,11 @@ class DataStats:
         checked to lie in [0, 1].
         """
         if loss == "bce":
+            if self.missing:
+                raise ValueError(
+                    "Input X contains NaN: loss='bce' does not accept missing "
+                    "values; use loss='mse' (the default), or impute X first."
+                )
             if self.low < 0 or self.high > 1:
                 raise ValueError(
                     "loss='bce' needs X in [0, 1]; got values in "
@@ -180,9 +238,9 @@ class DataStats:
                     "MinMaxScaler) or use loss='mse'."
                 )
             return InputScaler()
-        n, d = self.n_rows, len(self.shift)
-        # not X.size: that is nnz if sparse
-        scale = np.sqrt(self.total_squares / (n * d)) if n * d else 0.0
+        # The observed cells (not X.size: that is nnz if sparse).
+        cells = int(self.counts.sum())
+        scale = np.sqrt(self.total_squares / cells) if cells else 0.0
         if not (np.isfinite(scale) and np.isfinite(self.squares)):
             raise ValueError(
                 "Input contains values too large to be centred and scaled in "

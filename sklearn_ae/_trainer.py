@@ -18,6 +18,7 @@ from ._engine._distributed import current_group
 from ._engine._net import EarlyStopping
 from ._engine._threads import cpu_threads, step_flops
 from ._inference import explained_variance_fraction
+from ._missing import MissingScan
 from ._pca import MIN_TEST_ROWS, PCA_TEST_LEVEL, PCAStart, resolve_n_components
 from ._stats import DataStats
 
@@ -124,6 +125,8 @@ class _Build:
             plan=plan,
             callbacks=own,
         )
+        # Missing cells: inputs filled, the loss over observed cells (_missing).
+        self.net.missing = stats.missing
         if not isinstance(params["architecture"], str):
             probe = self.train.rows(np.arange(min(2, len(self.train))))
             self.net.check_module(probe)
@@ -152,8 +155,9 @@ def train(X, params, plan, net=None):
     Parameters
     ----------
     X : ndarray, np.memmap, sparse CSR matrix or LazyRows
-        The checked data (without the finiteness check on a first pass: the
-        statistics pass makes it).
+        The checked data, without the finiteness check: the statistics pass
+        makes it on a first pass, :meth:`~sklearn_ae._missing.MissingScan.
+        check` on a continued one, each with the missing cells' scan.
 
     params : dict
         The estimator's ``get_params(deep=False)``.
@@ -176,6 +180,8 @@ def train(X, params, plan, net=None):
         train_set, valid, stopper = build.train, build.valid, build.stopper
     else:
         net, plan = _continued(net, plan)
+        # This call's one check of X: finiteness and missing cells (_missing).
+        net.missing = MissingScan.check(X)
         train_set = RowDataset(X)
     records_before = len(net.history)
     # Too little to tell a network from PCA with (or nothing to code):

@@ -233,7 +233,6 @@ def test_init_does_no_work():
 @pytest.mark.parametrize(
     "X, error, message",
     [
-        (np.array([[1.0, np.nan], [0.0, 1.0]]), ValueError, "Input X contains NaN"),
         (
             np.array([[1.0, np.inf], [0.0, 1.0]]),
             ValueError,
@@ -254,10 +253,10 @@ def test_bad_input_raises_sklearns_errors(X, error, message, fast):
 def test_bad_input_to_a_fitted_model_loses_nothing(fitted, X_small):
     Z = fitted.transform(X_small)
     bad = X_small.copy()
-    bad[0, 0] = np.nan
+    bad[0, 0] = np.inf
     ae = clone(fitted).fit(X_small)
     Z_before = ae.transform(X_small)
-    with pytest.raises(ValueError, match="Input X contains NaN"):
+    with pytest.raises(ValueError, match="Input X contains infinity"):
         ae.fit(bad)
     assert_array_equal(ae.transform(X_small), Z_before)
     assert Z.shape == Z_before.shape

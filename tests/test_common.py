@@ -6,7 +6,7 @@ import inspect
 from custom_modules import TiedAutoencoder
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ae import AutoencoderTransformer
+from sklearn_ae import AutoencoderImputer, AutoencoderTransformer
 
 # Every check is expected to pass; an entry here would need its reason.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
@@ -41,6 +41,8 @@ _SMALL = {"hidden_layer_sizes": (4,), "max_iter": 2, "random_state": 0}
         AutoencoderTransformer(
             architecture=TiedAutoencoder, variational=True, max_iter=2, random_state=0
         ),
+        # The imputer, which wraps the default model.
+        AutoencoderImputer(hidden_layer_sizes=(4,), max_iter=5, random_state=0),
     ],
     **_OPTIONS,
 )

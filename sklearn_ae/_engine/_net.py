@@ -56,6 +56,7 @@ from skorch.history import History
 
 from .._compat import SKORCH_STEP_METHODS, optimizer_names, set_training
 from .._data import BatchIterator, RowDataset, as_tensor, iter_row_slices
+from .._missing import fill_missing, masked_mse
 from .._modules import build_module
 from ._distributed import SyncEpochLosses, current_group
 from ._losses import gaussian_kl
@@ -352,6 +353,9 @@ class AutoencoderNet(NeuralNet):
         self.variational = variational
         self.beta = beta
         self.corrupt = corrupt
+        # Whether this call's data have missing cells (set by the estimator
+        # for each call): inputs filled, the loss over observed cells only.
+        self.missing = False
         self._tensors = {}
         self._process_group = None
         self._lean = False
@@ -535,8 +539,10 @@ class AutoencoderNet(NeuralNet):
             with torch.no_grad():
                 for rows in iter_row_slices(len(dataset)):
                     x = self.convert(dataset.rows(np.arange(rows.start, rows.stop)))
-                    x_hat = module.decode(module.encode(x))
-                    errors[rows] = (x_hat - x).square().mean(dim=1).double().cpu()
+                    x_hat = module.decode(module.encode(fill_missing(x)))
+                    # Over the observed cells (all of them without NaN).
+                    residual = torch.where(x.isnan(), torch.nan, x_hat - x)
+                    errors[rows] = residual.square().nanmean(dim=1).double().cpu()
         finally:
             module.train(training)
         return errors
@@ -572,6 +578,8 @@ class AutoencoderNet(NeuralNet):
         the negative ELBO, as in Keras); ``transform`` uses the mean.
         """
         module = self.module_
+        if getattr(self, "missing", False):
+            x = fill_missing(x)
         if not self.variational:
             z = module.encode(x)
             return module.decode(z), z, None
@@ -691,7 +699,11 @@ class AutoencoderNet(NeuralNet):
         feature.
         """
         x_hat, z, posterior = y_pred
-        loss = super().get_loss(x_hat, y_true, X=X, training=training)
+        if getattr(self, "missing", False):
+            # Over the observed cells only (see _missing).
+            loss = masked_mse(x_hat, y_true)
+        else:
+            loss = super().get_loss(x_hat, y_true, X=X, training=training)
         if training and self.sparsity:
             loss = loss + self.sparsity * z.abs().mean(dim=0).sum()
         if posterior is not None:
