@@ -386,7 +386,9 @@ class AutoencoderTransformer(
     validation_loss_curve_ : list of float or None
         Validation loss after each epoch when ``early_stopping=True`` (of
         ``fit``'s epochs: ``partial_fit`` does not validate), in the same
-        units.
+        units. With ``init="pca"`` it is measured on the half of the
+        validation rows that chooses the epoch (the other half decides
+        between the network and PCA's solution).
 
     module_ : torch.nn.Module
         The trained autoencoder; it has ``encode`` and ``decode`` methods
@@ -482,13 +484,16 @@ class AutoencoderTransformer(
     the race: the PCA of the training rows (not the validation rows) is
     "epoch 0" of early stopping, whose weights are kept if no epoch has a
     lower validation loss; a network that does have a lower one replaces it
-    only if its per-row validation errors are lower by a one-sided paired
-    t-test at the 1% level (picking the best of many epochs on a few dozen
-    validation rows flatters the winner); and when PCA's solution is kept,
-    it is the PCA of all rows, so the model equals ``PCA(k).fit(X)``, codes
-    included. With fewer than 10 validation rows (fewer than 30 samples)
-    there is nothing to tell a network from PCA with, and PCA's solution is
-    returned untrained. ``best_epoch_`` says which happened (0: PCA's).
+    only if its per-row errors on other held-out rows are lower by a
+    one-sided paired t-test at the 1% level. For this the validation part is
+    split in two: half chooses the epoch (the validation loss), the other
+    half, which never saw that choice, decides (the minimum of a noisy
+    validation curve flatters the winner on the rows that drew it). When
+    PCA's solution is kept, it is the PCA of all rows, so the model equals
+    ``PCA(k).fit(X)``, codes included. With fewer than 10 decision rows
+    (fewer than 60 samples) there is nothing to tell a network from PCA with,
+    and PCA's solution is returned untrained. ``best_epoch_`` says which
+    happened (0: PCA's).
     ``benchmarks/pca_parity.py`` measures the promise on scikit-learn's data
     sets, MNIST and nonlinear manifolds (the user guide's "Coming from PCA"
     has its table and the reasoning behind each default).
@@ -759,6 +764,8 @@ class AutoencoderTransformer(
             start = self._pca_start(
                 params, n_samples - n_valid, n_features, pca, scaler
             )
+            if start is not None and valid_idx is not None:
+                valid_idx = start.hold_out(X, valid_idx, seed)  # selection rows
             valid = None if valid_idx is None else RowDataset(X, valid_idx)
             net = build_net(
                 params,
@@ -784,11 +791,12 @@ class AutoencoderTransformer(
         records_before = len(net.history)
         # Too little to tell a network from PCA with (or nothing to code):
         # PCA's solution, untrained.
-        too_few = valid is not None and len(valid) < MIN_TEST_ROWS
-        untrained = start is not None and (params["n_components"] == 0 or too_few)
+        untrained = start is not None and (
+            params["n_components"] == 0 or start.too_few_rows()
+        )
         if untrained:
             start.keep_pca(net)
-            self._say_untrained(params["n_components"], len(valid or ()))
+            self._say_untrained(params["n_components"], start.n_decision_rows)
         else:
             # torch's thread count follows the work of one training step, for
             # the training (and PCA's test after it) of this call only (see
@@ -818,7 +826,7 @@ class AutoencoderTransformer(
         if valid is not None and not untrained:
             best_epoch = dict(net.callbacks_)["early_stopping"].best_epoch_
             with cpu_threads(flops):
-                kept_pca = start is not None and not start.settle(net, valid)
+                kept_pca = start is not None and not start.settle(net)
             if kept_pca:
                 best_epoch = 0
                 self._say_pca_kept(start.p_value_)
@@ -866,9 +874,9 @@ class AutoencoderTransformer(
             self._say("An empty code (n_components=0): the model is the mean.")
         else:
             self._say(
-                f"Kept PCA's solution without training: {n_valid} validation "
-                "rows are too few to tell a network from it "
-                f"({MIN_TEST_ROWS} are needed)."
+                f"Kept PCA's solution without training: {n_valid} decision "
+                "rows (half the validation rows) are too few to tell a network "
+                f"from it ({MIN_TEST_ROWS} are needed)."
             )
 
     def _say_pca_kept(self, p_value):

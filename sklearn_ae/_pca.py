@@ -21,16 +21,18 @@ import numpy as np
 from sklearn.utils.extmath import randomized_svd, svd_flip
 
 from ._compat import infer_dimension
-from ._data import CHUNK_ROWS, dense, iter_row_slices
+from ._data import CHUNK_ROWS, RowDataset, dense, iter_row_slices
 from ._engine._threads import cpu_threads
 from ._modules import init_from_pca
 
 __all__ = [
+    "DECISION_FRACTION",
     "MAX_COVARIANCE_FEATURES",
     "MIN_TEST_ROWS",
     "PCA_TEST_LEVEL",
     "PCAStart",
     "RowPCA",
+    "decision_split",
     "resolve_n_components",
 ]
 
@@ -42,9 +44,26 @@ MAX_COVARIANCE_FEATURES = 4096
 # kept fits that were worse than PCA on test rows (diabetes 1.03x), at 1% none.
 PCA_TEST_LEVEL = 0.01
 
-# Fewer validation rows than this cannot tell a network from PCA's solution:
+# Fewer decision rows than this cannot tell a network from PCA's solution:
 # the fit then keeps PCA's solution untrained.
 MIN_TEST_ROWS = 10
+
+# The share of the validation rows kept for the PCA-or-network decision; the
+# others choose the epoch. The minimum of a noisy validation curve is biased
+# low on the rows that drew it, so the t-test must not see them (#22).
+DECISION_FRACTION = 0.5
+
+
+def decision_split(valid, seed):
+    """``(select, decide)``: the validation rows that choose the epoch (early
+    stopping's) and the disjoint ones that decide between the network and
+    PCA's solution, both sorted; ``DECISION_FRACTION`` of them (rounded
+    down) decide. Drawn from ``seed``, apart from the validation split's draw.
+    """
+    valid = np.asarray(valid)
+    n_decide = int(DECISION_FRACTION * len(valid))
+    order = np.random.default_rng([seed, 22]).permutation(len(valid))
+    return np.sort(valid[order[n_decide:]]), np.sort(valid[order[:n_decide]])
 
 
 class _Fit:
@@ -188,14 +207,16 @@ class PCAStart:
 
     1. The network starts as the PCA of the training rows (its linear maps
        PCA's, its nonlinear corrections zero): :meth:`start`.
-    2. With early stopping, that start is "epoch 0": its validation error is
-       the score to beat, and its weights are restored if no epoch beats it
-       (:meth:`start` primes the stopping rule).
+    2. With early stopping, the validation rows are split in two
+       (:meth:`hold_out`, :func:`decision_split`): the selection rows choose
+       the epoch, the decision rows judge it. On the selection rows the start
+       is "epoch 0": its error is the score to beat, and its weights are
+       restored if no epoch beats it (:meth:`start` primes the stopping rule).
     3. A trained network that does beat it replaces it only if its per-row
-       validation errors are lower by a one-sided paired t-test at
-       ``PCA_TEST_LEVEL``; otherwise, or when the start won, the PCA of all
-       rows is put back, so that the model is ``PCA(k).fit(X)``
-       (:meth:`settle`).
+       errors on the decision rows, which did not choose the epoch, are lower
+       by a one-sided paired t-test at ``PCA_TEST_LEVEL``; otherwise, or when
+       the start won, the PCA of all rows is put back, so that the model is
+       ``PCA(k).fit(X)`` (:meth:`settle`).
 
     Parameters
     ----------
@@ -213,6 +234,7 @@ class PCAStart:
         self.pca = pca
         self.n_components = n_components
         self.scaler = scaler
+        self.decide = None
         self.p_value_ = None
 
     def _apply(self, module, rows):
@@ -220,31 +242,51 @@ class PCAStart:
         mean = (fit.mean - self.scaler.mean) / self.scaler.scale
         init_from_pca(module, fit.axes, mean)
 
+    def hold_out(self, X, valid, seed):
+        """Keep the decision rows of the validation rows ``valid`` (indices
+        into X) for :meth:`settle`; return the others, which choose the epoch.
+        """
+        select, decide = decision_split(valid, seed)
+        self.decide = RowDataset(X, decide)
+        return select
+
+    @property
+    def n_decision_rows(self):
+        return 0 if self.decide is None else len(self.decide)
+
+    def too_few_rows(self):
+        """Whether the decision rows are too few to tell a network from PCA."""
+        return self.decide is not None and len(self.decide) < MIN_TEST_ROWS
+
     def start(self, net, valid=None):
-        """Set the module to the training rows' PCA; prime the stopping rule."""
+        """Set the module to the training rows' PCA; prime the stopping rule
+        with its error on the selection rows ``valid``."""
         self._apply(net.module_, "train")
         self.errors_ = None
         if valid is not None:
-            self.errors_ = net.row_errors(valid)
             stopper = dict(net.callbacks_)["early_stopping"]
-            stopper.begin_at(self.errors_.mean(), net.module_.state_dict())
+            stopper.begin_at(net.row_errors(valid).mean(), net.module_.state_dict())
+        if self.decide is not None:
+            self.errors_ = net.row_errors(self.decide)
 
     def keep_pca(self, net):
         """Put the PCA of all rows in the module: the model is then PCA's."""
         self._apply(net.module_, "all")
 
-    def settle(self, net, valid):
-        """After training: keep the network, or PCA's solution.
+    def settle(self, net):
+        """After training: keep the network, or PCA's solution, by the
+        decision rows; then drop them (a view of X).
 
         Returns
         -------
         kept_network : bool
         """
+        decide, self.decide = self.decide, None
         stopper = dict(net.callbacks_)["early_stopping"]
         if stopper.best_epoch_ == 0:
             self.keep_pca(net)
             return False
-        gain = self.errors_ - net.row_errors(valid)
+        gain = self.errors_ - net.row_errors(decide)
         self.p_value_ = _one_sided_p(gain)
         if self.p_value_ < PCA_TEST_LEVEL:
             return True
