@@ -54,6 +54,7 @@ from ._pca import (
     PCAStart,
     RowPCA,
     resolve_n_components,
+    warn_overcomplete,
 )
 from ._scaling import InputScaler
 
@@ -136,7 +137,9 @@ class AutoencoderTransformer(
         :class:`~sklearn.decomposition.PCA` takes it: an int is the width
         itself (0 gives an empty code, whose reconstruction is the mean; a
         width above the number of features gives an overcomplete
-        autoencoder); a float in (0, 1) is the number of principal components
+        autoencoder, with a warning unless ``sparsity``, ``noise`` or
+        ``variational=True`` keeps the wide code from copying its input,
+        where PCA raises); a float in (0, 1) is the number of principal components
         PCA needs to explain that fraction of the training data's variance;
         ``"mle"`` is PCA's estimate of the intrinsic dimension by Minka's
         method (needs ``n_samples >= n_features``); None is
@@ -490,8 +493,8 @@ class AutoencoderTransformer(
     half, which never saw that choice, decides (the minimum of a noisy
     validation curve flatters the winner on the rows that drew it). When
     PCA's solution is kept, it is the PCA of all rows, so the model equals
-    ``PCA(k).fit(X)``, codes included. With fewer than 10 decision rows
-    (fewer than 60 samples) there is nothing to tell a network from PCA with,
+    ``PCA(k).fit(X)``, codes included. With fewer than 10 validation rows
+    (fewer than 30 samples) there is nothing to tell a network from PCA with,
     and PCA's solution is returned untrained. ``best_epoch_`` says which
     happened (0: PCA's).
     ``benchmarks/pca_parity.py`` measures the promise on scikit-learn's data
@@ -764,6 +767,7 @@ class AutoencoderTransformer(
             start = self._pca_start(
                 params, n_samples - n_valid, n_features, pca, scaler
             )
+            warn_overcomplete(params, n_features)
             if start is not None and valid_idx is not None:
                 valid_idx = start.hold_out(X, valid_idx, seed)  # selection rows
             valid = None if valid_idx is None else RowDataset(X, valid_idx)
@@ -796,7 +800,7 @@ class AutoencoderTransformer(
         )
         if untrained:
             start.keep_pca(net)
-            self._say_untrained(params["n_components"], start.n_decision_rows)
+            self._say_untrained(params["n_components"], start.n_validation_rows)
         else:
             # torch's thread count follows the work of one training step, for
             # the training (and PCA's test after it) of this call only (see
@@ -874,9 +878,9 @@ class AutoencoderTransformer(
             self._say("An empty code (n_components=0): the model is the mean.")
         else:
             self._say(
-                f"Kept PCA's solution without training: {n_valid} decision "
-                "rows (half the validation rows) are too few to tell a network "
-                f"from it ({MIN_TEST_ROWS} are needed)."
+                f"Kept PCA's solution without training: {n_valid} validation "
+                "rows are too few to tell a network from it "
+                f"({MIN_TEST_ROWS} are needed)."
             )
 
     def _say_pca_kept(self, p_value):

@@ -17,6 +17,10 @@ with early stopping PCA stays in the race (see ``AutoencoderTransformer``'s
 Notes and ``benchmarks/pca_parity.md`` for the measurements behind each rule).
 """
 
+import inspect
+import os
+import warnings
+
 import numpy as np
 from sklearn.utils.extmath import randomized_svd, svd_flip
 
@@ -34,6 +38,7 @@ __all__ = [
     "RowPCA",
     "decision_split",
     "resolve_n_components",
+    "warn_overcomplete",
 ]
 
 # 4096 x 4096 float64 is 128 MiB.
@@ -44,8 +49,8 @@ MAX_COVARIANCE_FEATURES = 4096
 # kept fits that were worse than PCA on test rows (diabetes 1.03x), at 1% none.
 PCA_TEST_LEVEL = 0.01
 
-# Fewer decision rows than this cannot tell a network from PCA's solution:
-# the fit then keeps PCA's solution untrained.
+# Fewer validation rows than this (half of them deciding) cannot tell a
+# network from PCA's solution: the fit then keeps PCA's solution untrained.
 MIN_TEST_ROWS = 10
 
 # The share of the validation rows kept for the PCA-or-network decision; the
@@ -202,6 +207,39 @@ def resolve_n_components(n_components, shape, pca=None):
     return int(min(needed, len(ratios)))
 
 
+def warn_overcomplete(params, n_features):
+    """Warn when the code is wider than the input and nothing keeps it from
+    copying the input: PCA raises there; an overcomplete autoencoder is
+    meaningful with a sparsity penalty, denoising noise or a VAE's prior."""
+    n_components = params["n_components"]
+    if n_components <= n_features:
+        return
+    if params["sparsity"] > 0 or params["noise"] > 0 or params["variational"]:
+        return
+    warnings.warn(
+        f"n_components={n_components} is larger than n_features={n_features}: "
+        "the code is overcomplete and the network can learn to copy its input "
+        "(PCA raises here). Use n_components <= n_features, or make the wide "
+        "code learn features with sparsity > 0, noise > 0 or variational=True.",
+        UserWarning,
+        stacklevel=_caller_level(),
+    )
+
+
+def _caller_level():
+    """``stacklevel`` for a warning to point at the first frame outside
+    sklearn_ae and scikit-learn (the user's ``fit``, or a Pipeline's)."""
+    import sklearn
+
+    packages = tuple(
+        os.path.dirname(path) + os.sep for path in (__file__, sklearn.__file__)
+    )
+    frame, level = inspect.currentframe().f_back, 1
+    while frame is not None and frame.f_code.co_filename.startswith(packages):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class PCAStart:
     """``init="pca"``: the network starts at PCA's solution, which stays a rival.
 
@@ -235,6 +273,7 @@ class PCAStart:
         self.n_components = n_components
         self.scaler = scaler
         self.decide = None
+        self.n_validation_rows = 0
         self.p_value_ = None
 
     def _apply(self, module, rows):
@@ -248,15 +287,12 @@ class PCAStart:
         """
         select, decide = decision_split(valid, seed)
         self.decide = RowDataset(X, decide)
+        self.n_validation_rows = len(valid)
         return select
 
-    @property
-    def n_decision_rows(self):
-        return 0 if self.decide is None else len(self.decide)
-
     def too_few_rows(self):
-        """Whether the decision rows are too few to tell a network from PCA."""
-        return self.decide is not None and len(self.decide) < MIN_TEST_ROWS
+        """Whether the validation rows are too few to tell a network from PCA."""
+        return self.decide is not None and self.n_validation_rows < MIN_TEST_ROWS
 
     def start(self, net, valid=None):
         """Set the module to the training rows' PCA; prime the stopping rule

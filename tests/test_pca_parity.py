@@ -1,6 +1,7 @@
 """Swapping PCA for the autoencoder: PCA's n_components, a shared scorer."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -157,7 +158,8 @@ def test_init_pca_needs_what_pca_can_give(X_small):
     with pytest.raises(ValueError, match="init='pca' needs architecture='mlp'"):
         AutoencoderTransformer(3, init="pca", loss="bce").fit(X_small)
     # "auto" falls back to a random start where PCA's cannot be had.
-    wide = AutoencoderTransformer(70, max_iter=2, random_state=0).fit(X_small)
+    with pytest.warns(UserWarning, match="the code is overcomplete"):
+        wide = AutoencoderTransformer(70, max_iter=2, random_state=0).fit(X_small)
     assert wide.transform(X_small).shape == (300, 70)
 
 
@@ -266,3 +268,17 @@ def test_the_network_is_not_kept_on_wine_where_it_does_not_beat_pca():
     result = sklearn_ae.compare(reducers, X, y, random_state=0)
     errors = result["reconstruction_mse"]
     assert errors["AE"] <= 1.001 * errors["PCA"]
+
+
+def test_a_code_wider_than_the_input_warns_unless_regularised(X_small):
+    X = X_small[:, :6]
+    message = "n_components=8 is larger than n_features=6: the code is overcomplete"
+    with pytest.warns(UserWarning, match=message) as caught:
+        AutoencoderTransformer(8, max_iter=1, random_state=0).fit(X)
+    assert caught[0].filename == __file__  # it points at the caller's fit
+    regularised = [{"sparsity": 1e-3}, {"noise": 0.1}, {"variational": True}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for params in regularised:
+            AutoencoderTransformer(8, max_iter=1, random_state=0, **params).fit(X)
+        AutoencoderTransformer(6, max_iter=1, random_state=0).fit(X)
