@@ -28,7 +28,6 @@ Usage, from the repository root::
 
     python benchmarks/pca_parity.py                       # current defaults
     python benchmarks/pca_parity.py --quick               # 1 seed, small MNIST
-    python benchmarks/pca_parity.py --factory benchmarks/_parity_prototype.py:chosen
     python benchmarks/pca_parity.py --factory current --set max_iter=200 \\
         --datasets iris wine --seeds 5
 

@@ -163,7 +163,7 @@ def case_startup(report, quick, repeats, **_):
             "the second is the one-off cost a script pays. Then it imports "
             "`torch._dynamo`, which every `torch.optim` optimizer imports on its "
             "first use and which sklearn_ae's Adam and AdamW avoid (see "
-            "`sklearn_ae/_optim.py`). Medians of "
+            "`sklearn_ae/_engine/_optim.py`). Medians of "
             f"{len(runs)} processes.",
             "",
             "| measure | value |",
@@ -450,7 +450,7 @@ def case_threads(report, quick, repeats, **_):
         f"processes ({repeats}). 'Busy': a second process spins on one core. "
         "The policy gives a fit one thread per "
         f"{MIN_FLOPS_PER_THREAD / 1e6:,.0f} MFLOP of a step "
-        "(`sklearn_ae/_threads.py`).",
+        "(`sklearn_ae/_engine/_threads.py`).",
         "",
         "| n_features | hidden | batch | MFLOP / step | idle 1 thread | idle 2 "
         "| 2 vs 1 idle | busy 1 thread | busy 2 | 2 vs 1 busy | policy |",

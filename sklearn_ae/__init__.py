@@ -9,12 +9,6 @@ from ._modules import (
 )
 from ._version import __version__
 
-# The function shadows its package here: ``sklearn_ae.compare(...)`` is the
-# function; ``from sklearn_ae.compare import main`` and ``python -m
-# sklearn_ae.compare`` still reach the package (a package, not a module, so
-# that ``-m`` does not re-run code that this import already ran).
-from .compare import compare
-
 __all__ = [
     "AutoencoderTransformer",
     "ConvAutoencoder",
@@ -24,3 +18,16 @@ __all__ = [
     "compare",
     "init_from_pca",
 ]
+
+
+def __getattr__(name):
+    # ``compare`` is the subpackage sklearn_ae.compare, imported on first use
+    # (as scikit-learn imports its submodules). Calling it calls its function,
+    # so ``from sklearn_ae import compare; compare(reducers, X, y)``, ``from
+    # sklearn_ae.compare import main`` and ``python -m sklearn_ae.compare``
+    # all work, and the name means one object whatever was imported first.
+    if name == "compare":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.compare")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

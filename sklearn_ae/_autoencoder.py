@@ -1,21 +1,19 @@
 """The scikit-learn face: :class:`AutoencoderTransformer`.
 
 The estimator checks input, keeps the fitted state and maps between the
-user's arrays and the trained module. Everything else has its own module:
-``_config`` turns parameters into a network, ``_scaling`` maps the user's
-units to the module's, ``_data`` checks and batches input, ``_net`` trains,
-``_distributed`` trains data-parallel, ``_persistence`` and ``_onnx`` write
-files.
+user's arrays and the trained module. A fit is a sequence it only calls:
+``_data.check_X`` checks X, ``_plan.plan_fit`` resolves the parameters once,
+``_trainer.train`` reads the data's statistics in one pass (``_stats``),
+builds the net (``_config``), trains it (``_engine``) and returns a result,
+from which the estimator alone sets its fitted attributes. ``_inference``
+encodes and decodes for the transforms; ``_io`` writes files.
 """
 
-import copy
-import inspect
 import warnings
 from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
-import torch
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -25,87 +23,46 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import _fit_context
-from ._config import (
-    PARAMETER_CONSTRAINTS,
-    build_net,
-    loss_units,
-    n_validation_rows,
-    resolve_batch_size,
-    resolve_device,
-    seed_from,
-    starts_at_pca,
-    validation_split,
-)
-from ._data import (
-    CHUNK_ROWS,
-    RowDataset,
-    as_tensor,
-    check_X,
-    dense,
-    iter_row_slices,
-    map_rows,
-)
-from ._engine._distributed import agree_on_seed, current_group
+from ._config import PARAMETER_CONSTRAINTS, seed_from
+from ._data import check_X, map_rows
+from ._display import show_callbacks
 from ._engine._net import TrainingDiverged
-from ._engine._threads import cpu_threads, step_flops
-from ._pca import (
-    MIN_TEST_ROWS,
-    PCA_TEST_LEVEL,
-    PCAStart,
-    RowPCA,
-    resolve_n_components,
-    warn_overcomplete,
-)
-from ._scaling import InputScaler
+from ._fitted import set_from_plain, to_plain
+from ._guard import drop_fit_lock, fit_lock, sigint_deferred
+from ._inference import decoder, encoder, inference_threads
+from ._plan import plan_fit
+from ._trainer import train
 
 __all__ = ["AutoencoderTransformer"]
 
-
-def _named(callback, name):
-    return isinstance(callback, tuple) and callback[0] == name
-
-
-class _Shown:
-    """Displays a skorch callback as ``Class(changed=params)`` in reprs.
-
-    skorch's callbacks have no ``__repr__`` of their own, so an estimator's
-    repr (and its HTML table) would show ``<... object at 0x7f...>``.
-    """
-
-    def __init__(self, callback):
-        self.callback = callback
-
-    def __repr__(self):
-        cb = self.callback
-        if isinstance(cb, tuple) and len(cb) == 2:
-            return f"({cb[0]!r}, {_Shown(cb[1])!r})"
-        if isinstance(cb, type) or not hasattr(cb, "get_params"):
-            return repr(cb)
-        defaults = {
-            name: p.default
-            for name, p in inspect.signature(type(cb).__init__).parameters.items()
-        }
-        changed = []
-        for name, value in cb.get_params(deep=False).items():
-            try:
-                same = bool(defaults.get(name, inspect.Parameter.empty) == value)
-            except (TypeError, ValueError):  # e.g. arrays
-                same = False
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(cb).__name__}({', '.join(changed)})"
+# skorch callbacks in parameters print as LRScheduler(), not as an address.
+show_callbacks()
 
 
-def _row_squares(A):
-    """Each row's sum of squares, in A's dtype (no float64 copy of A)."""
-    return np.einsum("ij,ij->i", A, A)
-
-
-def _readable(params):
-    """``params`` with the callbacks shown readably, for display only."""
-    if params.get("callbacks"):
-        params = {**params, "callbacks": [_Shown(cb) for cb in params["callbacks"]]}
-    return params
+# PCA's fitted attributes that an autoencoder cannot have, and what to use.
+_PCA_ONLY_ATTRIBUTES = {
+    "components_": (
+        "an autoencoder's codes are not a linear projection, so it has no "
+        "components; use transform(X) for the codes, inverse_transform(Z) for "
+        "reconstructions and module_ for the network's weights"
+    ),
+    "explained_variance_ratio_": (
+        "use explained_variance_fraction_, the fraction of X's variance the "
+        "reconstructions explain (PCA's explained_variance_ratio_.sum())"
+    ),
+    "explained_variance_": (
+        "the codes are not ordered by variance; use explained_variance_fraction_ "
+        "for the fraction explained, or transform(X).var(axis=0) for the "
+        "variance of each code"
+    ),
+    "singular_values_": (
+        "an autoencoder has no singular values; use explained_variance_fraction_ "
+        "or score(X), the negative reconstruction error"
+    ),
+    "noise_variance_": (
+        "use score_samples(X), each sample's negative reconstruction error"
+    ),
+}
 
 
 class AutoencoderTransformer(
@@ -727,216 +684,55 @@ class AutoencoderTransformer(
         was, a fitted model with its weights, optimizer state, history and
         curves, an unfitted one unfitted; the exception propagates.
         """
-        saved = dict(self.__dict__)
-        net = saved.get("net_")
-        restore_net = net.snapshot() if incremental and net is not None else None
-        try:
-            self._train(X, incremental)
-        except BaseException as exc:
-            if restore_net is not None:
-                restore_net()
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            if isinstance(exc, TrainingDiverged):
-                raise ValueError(
-                    f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
-                    f"smaller learning_rate (it is {self.learning_rate}), scale "
-                    "the input (e.g. with StandardScaler), or another optimizer. "
-                    "The estimator is left as it was before this call."
-                ) from None
-            raise
+        with fit_lock(self):  # calls from several threads, one at a time
+            saved = dict(self.__dict__)
+            net = saved.get("net_")
+            restore_net = net.snapshot() if incremental and net is not None else None
+            try:
+                self._train(X, incremental)
+            except BaseException as exc:
+                with sigint_deferred():  # a second Ctrl-C waits for the restore
+                    if restore_net is not None:
+                        restore_net()
+                    self.__dict__.clear()
+                    self.__dict__.update(saved)
+                if isinstance(exc, TrainingDiverged):
+                    raise ValueError(
+                        f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
+                        f"smaller learning_rate (it is {self.learning_rate}), scale "
+                        "the input (e.g. with StandardScaler), or another "
+                        "optimizer. The estimator is left as it was before this "
+                        "call."
+                    ) from None
+                raise
         return self
 
     def _train(self, X, incremental):
         first_pass = not (incremental and hasattr(self, "net_"))
-        X = check_X(self, X, reset=first_pass)
+        # A first pass checks finiteness in its statistics pass (_stats).
+        X = check_X(self, X, reset=first_pass, finite=not first_pass)
         params = self.get_params(deep=False)
-        start = valid = None
-        if first_pass:
-            n_samples, n_features = X.shape
-            scaler = InputScaler.fit(X, self.loss)
-            n_valid = 0 if incremental else n_validation_rows(params, n_samples)
-            seed = self._agree_on_seed(X, seed_from(self.random_state), scaler, n_valid)
-            train_idx, valid_idx = (None, None)
-            if not incremental:
-                train_idx, valid_idx = validation_split(params, n_samples, seed)
-            pca = RowPCA(X, scaler.mean, train_idx, valid_idx)
-            params["n_components"] = resolve_n_components(
-                self.n_components, X.shape, pca
-            )
-            start = self._pca_start(
-                params, n_samples - n_valid, n_features, pca, scaler
-            )
-            warn_overcomplete(params, n_features)
-            if start is not None and valid_idx is not None:
-                valid_idx = start.hold_out(X, valid_idx, seed)  # selection rows
-            valid = None if valid_idx is None else RowDataset(X, valid_idx)
-            net = build_net(
-                params,
-                n_features,
-                scaler,
-                seed,
-                valid=valid,
-                stopping=not incremental,
-                n_rows=n_samples - n_valid,
-            )
-            if not isinstance(self.architecture, str):
-                probe = RowDataset(X, train_idx)
-                net.check_module(probe.rows(np.arange(min(2, len(probe)))))
-            epochs_before = 0
-        else:
-            net, seed, epochs_before = self.net_, self._seed, self.n_iter_
-            self._agree_on_seed(X, seed, net.scaler, 0)
-            train_idx = None
-            self._drop_stopping(net)
-        train = RowDataset(X, train_idx)
-        net.batch_size = resolve_batch_size(params, len(train))
-        net.max_epochs = 1 if incremental else self.max_iter
-        records_before = len(net.history)
-        # Too little to tell a network from PCA with (or nothing to code):
-        # PCA's solution, untrained.
-        untrained = start is not None and (
-            params["n_components"] == 0 or start.too_few_rows()
+        net = None if first_pass else self.net_
+        plan = plan_fit(
+            params,
+            X,
+            seed_from(self.random_state) if first_pass else self._seed,
+            incremental=incremental,
+            first_pass=first_pass,
+            epochs_before=0 if first_pass else self.n_iter_,
+            scaler=None if net is None else net.scaler,
         )
-        if untrained:
-            start.keep_pca(net)
-            self._say_untrained(params["n_components"], start.n_validation_rows)
-        else:
-            # torch's thread count follows the work of one training step, for
-            # the training (and PCA's test after it) of this call only (see
-            # _threads).
-            flops = step_flops(
-                net.module_,
-                X.shape[1],
-                min(net.batch_size, max(len(train), 1)),
-                training=True,
-                device=net.device,
-            )
-            with cpu_threads(flops):
-                if start is not None:
-                    start.start(net, valid)
-                # Each call shuffles, and draws its noise and samples, from
-                # generators seeded by the seed and the epochs before it:
-                # reproducible, also after save and load, which keep n_iter_.
-                net.partial_fit(train, epochs_trained=epochs_before)
-        # The validation split is a view of X: drop it, so the fitted model
-        # neither keeps X alive nor pickles it.
-        net.train_split = None
-
-        epochs = net.history[records_before:]  # (none when kept untrained)
-        units = loss_units(params, net.scaler)
-        losses = [float(units * epoch["train_loss"]) for epoch in epochs]
-        best_epoch = epochs_before + len(losses)
-        if valid is not None and not untrained:
-            best_epoch = dict(net.callbacks_)["early_stopping"].best_epoch_
-            with cpu_threads(flops):
-                kept_pca = start is not None and not start.settle(net)
-            if kept_pca:
-                best_epoch = 0
-                self._say_pca_kept(start.p_value_)
+        result = train(X, params, plan, net)
         if first_pass:
-            self._set_fitted(net, X.dtype, seed, params["n_components"])
+            self._set_fitted(result.net, X.dtype, plan.seed, result.n_components)
             self.n_iter_ = 0
             self.loss_curve_ = []
-            self.validation_loss_curve_ = (
-                None
-                if valid is None
-                else [float(units * epoch["valid_loss"]) for epoch in epochs]
-            )
-        self.n_iter_ += len(losses)
-        self.best_epoch_ = int(best_epoch)
-        self.loss_curve_ = [*self.loss_curve_, *losses]
-        self.explained_variance_fraction_ = (
-            None if incremental else self._explained_variance_fraction(X)
-        )
+            self.validation_loss_curve_ = result.validation_losses
+        self.n_iter_ += len(result.losses)
+        self.best_epoch_ = result.best_epoch
+        self.loss_curve_ = [*self.loss_curve_, *result.losses]
+        self.explained_variance_fraction_ = result.explained_variance_fraction
         return self
-
-    def _pca_start(self, params, n_train, n_features, pca, scaler):
-        """The :class:`~sklearn_ae._pca.PCAStart` for ``init``, or None."""
-        if not starts_at_pca(params):
-            return None
-        n_components = params["n_components"]
-        if n_components > min(n_train, n_features):
-            if self.init == "pca":
-                raise ValueError(
-                    f"n_components={n_components} must be between 0 and "
-                    f"min(n_samples, n_features)={min(n_train, n_features)} with "
-                    "init='pca' (counting the training rows only, without the "
-                    "validation part); use init='random' for a code wider than "
-                    "that."
-                )
-            return None  # init="auto": a code PCA cannot give starts at random
-        return PCAStart(pca, n_components, scaler)
-
-    def _say(self, message):
-        group = current_group()
-        if self.verbose and (group is None or group.rank == 0):
-            print(message, flush=True)
-
-    def _say_untrained(self, n_components, n_valid):
-        if n_components == 0:
-            self._say("An empty code (n_components=0): the model is the mean.")
-        else:
-            self._say(
-                f"Kept PCA's solution without training: {n_valid} validation "
-                "rows are too few to tell a network from it "
-                f"({MIN_TEST_ROWS} are needed)."
-            )
-
-    def _say_pca_kept(self, p_value):
-        if p_value is None:
-            return  # no epoch beat PCA's solution: the log said so
-        self._say(
-            "Kept PCA's solution: the network's lower validation error is not "
-            f"significant (one-sided paired t-test, p = {p_value:.3g} >= "
-            f"{PCA_TEST_LEVEL})."
-        )
-
-    def _explained_variance_fraction(self, X):
-        """``1 - SSE / SST`` of the reconstructions of X, in one chunked pass.
-
-        The reconstructions are those ``inverse_transform(transform(X))``
-        gives (in X's dtype); each row's squares are summed in X's dtype and
-        the rows' sums in float64, and SST's squares are taken about the
-        scaler's mean (X's, or 0), which keeps its subtraction accurate.
-        """
-        encode, decode = self._encoder(X.dtype), self._decoder(X.dtype)
-        n, d = X.shape
-        mean = self.net_.scaler.mean
-        shift = np.zeros(d, X.dtype) if mean is None else mean.astype(X.dtype)
-        sse, total, squares = 0.0, np.zeros(d), 0.0
-        with torch.inference_mode(), self._inference_threads(n):
-            for rows in iter_row_slices(n):
-                x = dense(X[rows])
-                centred = x - shift
-                total += centred.sum(axis=0, dtype=np.float64)
-                squares += _row_squares(centred).sum(dtype=np.float64)
-                del centred
-                sse += _row_squares(x - decode(encode(x))).sum(dtype=np.float64)
-        sst = squares - float(total @ total) / n
-        return 1.0 - sse / sst if sst > 0 else float(sse == 0)
-
-    def _agree_on_seed(self, X, seed, scaler, n_valid):
-        return agree_on_seed(
-            X,
-            seed,
-            scaler,
-            batch_size=resolve_batch_size(
-                self.get_params(deep=False), X.shape[0] - n_valid
-            ),
-            n_valid=n_valid,
-            device=resolve_device(self.device),
-            verbose=self.verbose,
-        )
-
-    @staticmethod
-    def _drop_stopping(net):
-        """Continue a fit one epoch per call: no validation, no stopping."""
-        if any(_named(cb, "early_stopping") for cb in net.callbacks):
-            net.callbacks = [
-                cb for cb in net.callbacks if not _named(cb, "early_stopping")
-            ]
-            net.initialize_callbacks()
 
     def _set_fitted(self, net, dtype, seed, n_components):
         self._fit_dtype = np.dtype(dtype)
@@ -965,14 +761,18 @@ class AutoencoderTransformer(
 
         The file is written next to ``path`` and renamed over it once
         complete, so a failed save never leaves a truncated file. A file that
-        is replaced keeps its permission bits (a new one gets the usual
-        ``0o666`` less the umask), and a symbolic link is followed: its
-        target is replaced, the link stays.
+        is replaced keeps its permission bits, which the temporary file has
+        from its first byte (a new file gets the usual ``0o666`` less the
+        umask), and a symbolic link is followed: its target is replaced, the
+        link stays. Temporaries left by a save that was killed are removed by
+        the next save to the same path.
 
         Parameters
         ----------
         path : str or path-like
-            Where to write; an existing file is replaced.
+            Where to write; an existing regular file is replaced. A path
+            that ends with a separator, or that is (or links to) a folder, a
+            FIFO or a device, is refused.
 
         Returns
         -------
@@ -981,6 +781,10 @@ class AutoencoderTransformer(
 
         Raises
         ------
+        ValueError
+            If ``path`` is not a file name, or names something other than a
+            regular file.
+
         TypeError
             If a parameter cannot be stored as plain data, such as a class of
             your own as ``architecture`` or ``optimizer``: only the built-in
@@ -1008,37 +812,18 @@ class AutoencoderTransformer(
         from ._io._persistence import save
 
         check_is_fitted(self)
-        return save(
-            path,
-            type(self).__name__,
-            self.get_params(deep=False),
-            self._fitted_state(),
-            self.net_,
-        )
+        with fit_lock(self):  # not while a fit in another thread runs
+            return save(
+                path,
+                type(self).__name__,
+                self.get_params(deep=False),
+                self._fitted_state(),
+                self.net_,
+            )
 
     def _fitted_state(self):
         """The fitted attributes that ``save`` stores, as plain values."""
-        names = getattr(self, "feature_names_in_", None)
-        return {
-            "n_features_in_": int(self.n_features_in_),
-            "feature_names_in_": None if names is None else [str(n) for n in names],
-            "n_components_": int(self.n_components_),
-            "n_iter_": int(self.n_iter_),
-            "best_epoch_": int(self.best_epoch_),
-            "explained_variance_fraction_": (
-                None
-                if self.explained_variance_fraction_ is None
-                else float(self.explained_variance_fraction_)
-            ),
-            "loss_curve_": [float(v) for v in self.loss_curve_],
-            "validation_loss_curve_": (
-                None
-                if self.validation_loss_curve_ is None
-                else [float(v) for v in self.validation_loss_curve_]
-            ),
-            "seed": int(self._seed),
-            "dtype": self._fit_dtype.name,
-        }
+        return to_plain(self)
 
     @classmethod
     def load(cls, path, *, device=None):
@@ -1097,13 +882,9 @@ class AutoencoderTransformer(
         params, state, net = load(path, cls.__name__, device=device)
         estimator = cls(**params)
         estimator._set_fitted(
-            net, state.pop("dtype"), state.pop("seed"), state.pop("n_components_")
+            net, state["dtype"], state["seed"], state["n_components_"]
         )
-        names = state.pop("feature_names_in_")
-        if names is not None:
-            estimator.feature_names_in_ = np.asarray(names, dtype=object)
-        for name, value in state.items():
-            setattr(estimator, name, value)
+        set_from_plain(estimator, state, skip={"_fit_dtype", "_seed", "n_components_"})
         return estimator
 
     # ----------------------------------------------------------------- ONNX
@@ -1115,8 +896,11 @@ class AutoencoderTransformer(
         ``scale_``) and, for ``loss="bce"``, the output sigmoid, so it gives
         the numbers of ``transform`` (``part="encoder"``) or
         ``inverse_transform`` (``part="decoder"``) for float32 input, with a
-        dynamic batch dimension. Needs the ``onnx`` extra
-        (``pip install sklearn-ae[onnx]``).
+        dynamic batch dimension. The file is self-contained (its weights go
+        to a ``<path>.data`` file beside it only above 1.5 GiB, protobuf's
+        limit), written whole or not at all. Needs onnx and onnxscript (the
+        ``onnx`` extra: ``pip install -e ".[onnx]"`` in a checkout). For a
+        whole Pipeline in one graph, see :mod:`sklearn_ae.onnx`.
 
         Parameters
         ----------
@@ -1148,19 +932,10 @@ class AutoencoderTransformer(
         >>> bool(np.allclose(codes, ae.transform(X), atol=1e-4))
         True
         """
-        from ._io._onnx import export_onnx
+        from ._io._onnx import export_onnx, graph_arguments
 
         check_is_fitted(self)
-        width = self.n_features_in_ if part == "encoder" else self.n_components_
-        return export_onnx(
-            self.module_,
-            self.net_.scaler,
-            path,
-            part=part,
-            width=width,
-            sigmoid=self.loss == "bce",
-            code_scale=self.scale_,
-        )
+        return export_onnx(path=path, **graph_arguments(self, part))
 
     # -------------------------------------------------------------- pickle
 
@@ -1168,7 +943,7 @@ class AutoencoderTransformer(
         # ``module_`` is ``net_.module_``: skorch pickles it (and moves it
         # from a missing GPU to the CPU on load); pickling it here as well
         # would bypass that and break the identity of the two.
-        state = dict(super().__getstate__())
+        state = drop_fit_lock(dict(super().__getstate__()))
         if "net_" in state:
             state.pop("module_", None)
         return state
@@ -1194,48 +969,14 @@ class AutoencoderTransformer(
 
     # ------------------------------------------------------------ transform
 
-    def _inference_module(self, dtype):
-        """The module in eval mode, and the torch dtype to run it in.
-
-        float64 input is encoded in float64 on the CPU (with a float64 copy of
-        the float32 weights), so a sample's code does not depend on which other
-        samples share its batch; float32 input, and any input on a GPU, run
-        the float32 module itself.
-        """
-        module = self.module_.eval()
-        if dtype == np.float64 and torch.device(self.net_.device).type == "cpu":
-            return copy.deepcopy(module).to(torch.float64), torch.float64
-        return module, torch.float32
-
-    def _inference_threads(self, n_samples):
-        """torch's thread count for encoding or decoding ``n_samples`` rows."""
-        rows = min(max(n_samples, 1), CHUNK_ROWS)
-        flops = step_flops(
-            self.module_,
-            self.n_features_in_,
-            rows,
-            training=False,
-            device=self.net_.device,
-        )
-        return cpu_threads(flops)
-
     def _encoder(self, dtype):
-        """``x -> code tensor`` for dense ndarray chunks of ``dtype``."""
-        module, compute = self._inference_module(dtype)
-        scaler, device = self.net_.scaler, self.net_.device
-        return lambda x: module.encode(scaler(x, compute, device))
+        return encoder(self.net_, dtype)
 
     def _decoder(self, dtype):
-        """``code ndarray -> reconstruction ndarray of dtype``, in X's units."""
-        module, compute = self._inference_module(dtype)
-        scaler, device = self.net_.scaler, self.net_.device
-        bce = self.loss == "bce"
+        return decoder(self.net_, dtype, bce=self.loss == "bce")
 
-        def decode(z):
-            x_hat = module.decode(as_tensor(z).to(device, compute))
-            return scaler.inverse(torch.sigmoid(x_hat) if bce else x_hat, dtype)
-
-        return decode
+    def _inference_threads(self, n_samples):
+        return inference_threads(self.net_, self.n_features_in_, n_samples)
 
     def transform(self, X):
         """Encode X.
@@ -1422,19 +1163,14 @@ class AutoencoderTransformer(
         Z = rng.standard_normal((n_samples, self.n_components_)) * self.scale_
         return self.inverse_transform(Z.astype(self._fit_dtype))
 
-    def __repr__(self, N_CHAR_MAX=700):
-        if not self.callbacks:
-            return super().__repr__(N_CHAR_MAX)
-        # A twin with readable callbacks: reprs depend on parameters only.
-        twin = type(self)(**_readable(self.get_params(deep=False)))
-        return BaseEstimator.__repr__(twin, N_CHAR_MAX)
-
-    def _get_params_html(self, deep=True, doc_link=""):
-        # The HTML repr's parameter table (scikit-learn >= 1.7), likewise.
-        params = super()._get_params_html(deep=deep, doc_link=doc_link)
-        if self.callbacks and "callbacks" in params:
-            params["callbacks"] = _readable(params)["callbacks"]
-        return params
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails; always an AttributeError, so
+        # pickling, copying, hasattr and the fitted check are unaffected.
+        message = f"{type(self).__name__!r} object has no attribute {name!r}"
+        hint = _PCA_ONLY_ATTRIBUTES.get(name)
+        if hint is not None:
+            message = f"{message}: {hint}."
+        raise AttributeError(message, name=name, obj=self)
 
     @property
     def _n_features_out(self):

@@ -26,7 +26,7 @@ from skorch.callbacks import Callback
 from skorch.helper import predefined_split
 from torch import nn
 
-from ._compat import HasMethods, Interval, RealNotInt, StrOptions
+from ._compat import HasMethods, Interval, RealNotInt, StrOptions, fused_kernel_devices
 from ._engine._losses import LOSSES
 from ._engine._net import AutoencoderNet, Corruption, EarlyStopping
 from ._engine._optim import Adam, AdamW
@@ -41,6 +41,7 @@ __all__ = [
     "fused_optimizer_kwargs",
     "meta_module",
     "optimizer_spec",
+    "own_callbacks",
     "resolve_device",
     "seed_from",
     "validation_split",
@@ -131,9 +132,13 @@ def _is_callback_list(value):
     return isinstance(value, list) and all(_is_callback(cb) for cb in value)
 
 
+# The largest integer parameter (a count, a width, a batch size): torch takes
+# sizes as C integers, and 10**30 failed inside it with a TypeError.
+MAX_INT = 2**31 - 1
+
 PARAMETER_CONSTRAINTS = {
     "n_components": [
-        _Int(Integral, 0, None, closed="left"),
+        _Int(Integral, 0, MAX_INT, closed="both"),
         Interval(RealNotInt, 0, 1, closed="neither"),
         StrOptions({"mle"}),
         None,
@@ -157,11 +162,11 @@ PARAMETER_CONSTRAINTS = {
     "init": [StrOptions({"auto", "pca", "random"})],
     "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [_Int(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    "max_iter": [_Int(Integral, 1, None, closed="left")],
+    "batch_size": [_Int(Integral, 1, MAX_INT, closed="both"), StrOptions({"auto"})],
+    "max_iter": [_Int(Integral, 1, MAX_INT, closed="both")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [_Int(Integral, 1, None, closed="left")],
+    "n_iter_no_change": [_Int(Integral, 1, MAX_INT, closed="both")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "device": [str, torch.device],
     "random_state": ["random_state"],
@@ -263,12 +268,8 @@ def fused_optimizer_kwargs(optimizer, device):
     version = tuple(int(v) for v in re.findall(r"\d+", torch.__version__)[:2])
     if version < _FUSED_SINCE:
         return {}
-    try:
-        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
-    except ImportError:  # pragma: no cover - a torch that moved it
-        return {}
     kind = torch.device(device).type
-    if kind not in _get_fused_kernels_supported_devices():
+    if kind not in fused_kernel_devices():
         return {}
     if issubclass(optimizer, torch.optim.Adagrad) and kind == "cuda":
         return {}
@@ -302,7 +303,7 @@ def starts_at_pca(params):
     return init != "random" and pca_start_applies(params)
 
 
-def resolve_batch_size(params, n_rows):
+def resolve_batch_size(params, n_rows, *, pca_init=None):
     """``batch_size``, with ``"auto"`` as ``min(cap, max(16, n_rows // 10))``.
 
     About ten steps per epoch on small data. On large data, 256 rows a step
@@ -310,27 +311,31 @@ def resolve_batch_size(params, n_rows):
     rows fastest per sample) and 64 from a random start, which needs the
     steps: the VAE(32) on 4,000 MNIST digits reaches 0.0145 in 50 epochs
     with 64 against 0.0168 with 256. The cap itself when ``n_rows`` is not
-    known yet.
+    known yet. ``pca_init`` is :func:`starts_at_pca`, when already resolved.
     """
     batch_size = params["batch_size"]
     if batch_size != "auto":
         return batch_size
-    cap = 256 if starts_at_pca(params) else 64
+    if pca_init is None:
+        pca_init = starts_at_pca(params)
+    cap = 256 if pca_init else 64
     return cap if n_rows is None else int(min(cap, max(16, n_rows // 10)))
 
 
-def resolve_learning_rate(params):
+def resolve_learning_rate(params, *, pca_init=None):
     """``learning_rate``, with ``"auto"`` as 3e-3 from PCA's start, else 1e-3."""
     if params["learning_rate"] == "auto":
-        return 3e-3 if starts_at_pca(params) else 1e-3
+        if pca_init is None:
+            pca_init = starts_at_pca(params)
+        return 3e-3 if pca_init else 1e-3
     return params["learning_rate"]
 
 
-def optimizer_spec(params, device):
+def optimizer_spec(params, device, *, pca_init=None):
     """The optimizer class and its keyword arguments (``lr`` included)."""
     optimizer = params["optimizer"]
     kwargs = {
-        "lr": resolve_learning_rate(params),
+        "lr": resolve_learning_rate(params, pca_init=pca_init),
         "weight_decay": params["weight_decay"],
     }
     if isinstance(optimizer, str):
@@ -344,7 +349,11 @@ def _architecture_name(arch):
 
 
 def _is_positive_int(value):
-    return isinstance(value, Integral) and not isinstance(value, bool) and value > 0
+    return (
+        isinstance(value, Integral)
+        and not isinstance(value, bool)
+        and 0 < value <= MAX_INT
+    )
 
 
 def _positive_ints(name, value, *, label=None):
@@ -415,14 +424,15 @@ def _check_custom_module(module_cls, variational):
         )
 
 
-def module_spec(params, n_features):
+def module_spec(params, n_features, *, pca_init=None):
     """The module class and its constructor arguments: the one place they are set.
 
     A built-in architecture gets the estimator's parameters it uses (see
     ``MODULE_PARAMETERS``; ``code_activation`` not for a variational model,
     whose code layer outputs a mean and a log-variance) and ``variational``;
     a custom one gets ``n_features``, ``n_components`` and ``input_shape``.
-    Both also get ``module_params``.
+    Both also get ``module_params``. ``pca_init`` is :func:`starts_at_pca`,
+    when already resolved.
     """
     arch = params["architecture"]
     variational = params["variational"]
@@ -445,7 +455,9 @@ def module_spec(params, n_features):
             )
         kwargs["variational"] = variational
         if arch == "mlp":
-            kwargs["linear_path"] = starts_at_pca(params)
+            kwargs["linear_path"] = (
+                starts_at_pca(params) if pca_init is None else pca_init
+            )
         owned = {*kwargs, *MODULE_PARAMETERS["mlp"], "variational", "linear_path"}
     else:
         module_cls, owned = arch, set(kwargs)
@@ -516,9 +528,12 @@ def n_validation_rows(params, n_samples):
     return max(n_valid, min(30, n_samples // 3))
 
 
-def validation_split(params, n_samples, seed):
-    """``(train_indices, valid_indices)``, both None without early stopping."""
-    n_valid = n_validation_rows(params, n_samples)
+def validation_split(params, n_samples, seed, *, n_valid=None):
+    """``(train_indices, valid_indices)``, both None without early stopping
+    (or ``n_valid=0``); ``n_valid`` is :func:`n_validation_rows`, when
+    already resolved."""
+    if n_valid is None:
+        n_valid = n_validation_rows(params, n_samples)
     if not n_valid:
         return None, None
     if n_samples - n_valid < 1:
@@ -532,11 +547,12 @@ def validation_split(params, n_samples, seed):
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
-def _callbacks(params, stopping, units):
-    """The progress report, the stopping rule (for ``fit``), then the user's.
+def own_callbacks(params, stopping, units):
+    """The progress report, then the stopping rule (for ``fit``).
 
     The report comes first so that it shows the epoch at which the stopping
     rule ends training; it prints the losses times ``units`` (X's units).
+    The user's callbacks go after these.
     """
     progress = Progress(
         params["verbose"], units, stopper="early_stopping" if stopping else None
@@ -551,7 +567,7 @@ def _callbacks(params, stopping, units):
             restore_best=early,
         )
         callbacks.append(("early_stopping", stopper))
-    return [*callbacks, *(params["callbacks"] or [])]
+    return callbacks
 
 
 def loss_units(params, scaler):
@@ -560,7 +576,16 @@ def loss_units(params, scaler):
 
 
 def build_net(
-    params, n_features, scaler, seed, *, valid=None, stopping=False, n_rows=None
+    params,
+    n_features,
+    scaler,
+    seed,
+    *,
+    valid=None,
+    stopping=False,
+    n_rows=None,
+    plan=None,
+    callbacks=None,
 ):
     """The skorch net for ``params``, its module initialised from ``seed``.
 
@@ -590,13 +615,30 @@ def build_net(
     n_rows : int or None, default=None
         The training rows, for ``batch_size="auto"``.
 
+    plan : FitPlan or None, default=None
+        The fit's plan (``_plan``), whose batch size, device and PCA start
+        are used as they are; None resolves them from ``params`` (a loaded
+        model).
+
+    callbacks : list or None, default=None
+        The net's own callbacks, ``(name, callback)`` pairs, in place of
+        those made from ``params`` (the user's are added after them).
+
     Returns
     -------
     net : AutoencoderNet
     """
-    module_cls, module_kwargs = module_spec(params, n_features)
-    device = resolve_device(params["device"])
-    optimizer, optimizer_kwargs = optimizer_spec(params, device)
+    pca_init = None if plan is None else plan.pca_init
+    module_cls, module_kwargs = module_spec(params, n_features, pca_init=pca_init)
+    device = resolve_device(params["device"]) if plan is None else plan.device
+    optimizer, optimizer_kwargs = optimizer_spec(params, device, pca_init=pca_init)
+    if plan is None:
+        batch_size = resolve_batch_size(params, n_rows)
+    else:
+        batch_size = plan.batch_size
+    if callbacks is None:
+        callbacks = own_callbacks(params, stopping, loss_units(params, scaler))
+    callbacks = [*callbacks, *(params["callbacks"] or [])]
     net = AutoencoderNet(
         module=module_cls,
         **{f"module__{k}": v for k, v in module_kwargs.items()},
@@ -604,10 +646,10 @@ def build_net(
         optimizer=optimizer,
         lr=optimizer_kwargs.pop("lr"),
         **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
-        max_epochs=params["max_iter"],
-        batch_size=resolve_batch_size(params, n_rows),
+        max_epochs=params["max_iter"] if plan is None else plan.max_epochs,
+        batch_size=batch_size,
         train_split=None if valid is None else predefined_split(valid),
-        callbacks=_callbacks(params, stopping, loss_units(params, scaler)),
+        callbacks=callbacks,
         device=device,
         verbose=0,  # the Progress callback reports instead of skorch's PrintLog
         scaler=scaler,

@@ -61,6 +61,7 @@ __all__ = [
     "RowDataset",
     "as_tensor",
     "check_X",
+    "chunk_slices",
     "dense",
     "is_dask_array",
     "is_memory_mapped",
@@ -129,6 +130,20 @@ def iter_row_slices(n_rows):
     return gen_batches(n_rows, CHUNK_ROWS)
 
 
+def chunk_slices(n_rows, row_chunks=None):
+    """Row slices covering ``range(n_rows)``, of at most ``CHUNK_ROWS`` rows,
+    each inside one of ``row_chunks`` (a dask array's row chunks,
+    ``LazyRows.row_chunks``), so that no chunk is computed twice."""
+    if row_chunks is None:
+        yield from iter_row_slices(n_rows)
+        return
+    start = 0
+    for size in row_chunks:
+        for part in iter_row_slices(size):
+            yield slice(start + part.start, start + part.stop)
+        start += size
+
+
 def dense(X):
     """A chunk of rows as an ndarray (a sparse chunk densified)."""
     return X.toarray() if sp.issparse(X) else np.asarray(X)
@@ -170,7 +185,7 @@ def _check_finite_chunked(X):
         assert_all_finite(values, input_name="X")
 
 
-def check_X(estimator, X, *, reset):
+def check_X(estimator, X, *, reset, finite=True):
     """``validate_data`` for a training or inference entry point, streamed.
 
     Parameters
@@ -185,6 +200,10 @@ def check_X(estimator, X, *, reset):
     reset : bool
         True in ``fit`` and the first ``partial_fit``; False elsewhere.
 
+    finite : bool, default=True
+        Whether to check finiteness here, chunk by chunk; a fit that builds
+        a model checks it in its statistics pass instead (``_stats``).
+
     Returns
     -------
     X : ndarray, np.memmap, CSR matrix or LazyRows
@@ -192,7 +211,7 @@ def check_X(estimator, X, *, reset):
         sorted integer arrays. A float memory map comes back uncopied.
     """
     if is_dask_array(X):
-        return _check_dask(estimator, X, reset=reset)
+        return _check_dask(estimator, X, reset=reset, finite=finite)
     X = validate_data(
         estimator,
         X,
@@ -201,11 +220,12 @@ def check_X(estimator, X, *, reset):
         ensure_all_finite=False,
         reset=reset,
     )
-    _check_finite_chunked(X)
+    if finite:
+        _check_finite_chunked(X)
     return X
 
 
-def _check_dask(estimator, X, *, reset):
+def _check_dask(estimator, X, *, reset, finite):
     if X.ndim != 2:
         # Let scikit-learn phrase the error on a tiny computed sample.
         validate_data(estimator, np.asarray(X[:2].compute()), reset=reset)
@@ -227,7 +247,8 @@ def _check_dask(estimator, X, *, reset):
         reset=reset,
     )
     rows = LazyRows(X)
-    _check_finite_chunked(rows)
+    if finite:
+        _check_finite_chunked(rows)
     return rows
 
 

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._compat import empty_on_cpu
+
 __all__ = [
     "ConvAutoencoder",
     "LSTMAutoencoder",
@@ -81,7 +83,7 @@ def _init_layer(layer, activation, generator=None):
             weight, a=0.0, nonlinearity="relu", generator=generator
         )
     elif activation == "selu":
-        fan_in = nn.init._calculate_fan_in_and_fan_out(weight)[0]
+        fan_in = weight[0].numel()  # inputs times the receptive field
         nn.init.normal_(weight, std=1.0 / math.sqrt(fan_in), generator=generator)
     else:
         gain = 1.0 if activation in ("identity", "logistic") else 5.0 / 3.0
@@ -631,19 +633,6 @@ def init_from_pca(module, components, mean):
     return module
 
 
-def _to_empty_cpu(module):
-    """``module.to_empty(device="cpu")``, without ``torch.empty_like``.
-
-    ``empty_like`` of a meta tensor runs torch's Python reference, whose first
-    call imports ``torch.fx``'s symbolic shapes and sympy: 0.4 s of a first fit
-    in a fresh process. ``torch.empty`` of the same shape (the parameters and
-    buffers are contiguous) imports nothing.
-    """
-    return module._apply(
-        lambda t: torch.empty(t.shape, dtype=t.dtype, device="cpu"), recurse=True
-    )
-
-
 def build_module(module_cls, kwargs, seed):
     """``module_cls(**kwargs)`` with its weights drawn under ``seed``.
 
@@ -660,7 +649,7 @@ def build_module(module_cls, kwargs, seed):
     if module_cls in (MLPAutoencoder, ConvAutoencoder, LSTMAutoencoder):
         with torch.device("meta"):
             module = module_cls(**kwargs)
-        module = _to_empty_cpu(module)
+        module = empty_on_cpu(module)
         return module.reset_parameters(torch.Generator().manual_seed(seed))
     with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.random.default_generator.manual_seed(seed)

@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.utils.extmath import randomized_svd, svd_flip
 
 from ._compat import infer_dimension
-from ._data import CHUNK_ROWS, RowDataset, dense, iter_row_slices
+from ._data import CHUNK_ROWS, dense, iter_row_slices
 from ._engine._threads import cpu_threads
 from ._modules import init_from_pca
 
@@ -124,14 +124,19 @@ class RowPCA:
 
     train, valid : ndarray of int or None
         The training and validation rows; None and None for all rows.
+
+    moments : list of tuple or None, default=None
+        The sums ``(n, sum, cross-products)`` of ``X[train] - shift`` (and of
+        ``X[valid] - shift``), when already taken (``_stats.DataStats``);
+        None sums them on first use.
     """
 
-    def __init__(self, X, shift=None, train=None, valid=None):
+    def __init__(self, X, shift=None, train=None, valid=None, moments=None):
         self.X = X
         self.shift = shift
         self.train = train
         self.valid = valid
-        self._moments = None
+        self._moments = moments
 
     def _parts(self):
         if self._moments is None:
@@ -209,11 +214,10 @@ def resolve_n_components(n_components, shape, pca=None):
     return int(min(needed, len(ratios)))
 
 
-def warn_overcomplete(params, n_features):
+def warn_overcomplete(n_components, n_features, params):
     """Warn when the code is wider than the input and nothing keeps it from
     copying the input: PCA raises there; an overcomplete autoencoder is
     meaningful with a sparsity penalty, denoising noise or a VAE's prior."""
-    n_components = params["n_components"]
     if n_components <= n_features:
         return
     if params["sparsity"] > 0 or params["noise"] > 0 or params["variational"]:
@@ -247,11 +251,12 @@ class PCAStart:
 
     1. The network starts as the PCA of the training rows (its linear maps
        PCA's, its nonlinear corrections zero): :meth:`start`.
-    2. With early stopping, the validation rows are split in two
-       (:meth:`hold_out`, :func:`decision_split`): the selection rows choose
-       the epoch, the decision rows judge it. On the selection rows the start
-       is "epoch 0": its error is the score to beat, and its weights are
-       restored if no epoch beats it (:meth:`start` primes the stopping rule).
+    2. With early stopping, the validation rows are split in two (by the
+       fit plan, with :func:`decision_split`): the selection rows choose the
+       epoch, the decision rows ``decide`` judge it. On the selection rows
+       the start is "epoch 0": its error is the score to beat, and its
+       weights are restored if no epoch beats it (:meth:`start` primes the
+       stopping rule).
     3. A trained network that does beat it replaces it only if its per-row
        errors on the decision rows, which did not choose the epoch, are lower
        by a one-sided paired t-test at ``PCA_TEST_LEVEL``; otherwise, or when
@@ -268,33 +273,23 @@ class PCAStart:
 
     scaler : InputScaler
         The map into module space (centred, divided by ``scale``).
+
+    decide : RowDataset or None, default=None
+        The decision rows, which :meth:`settle` judges the network on and
+        then drops; None without early stopping.
     """
 
-    def __init__(self, pca, n_components, scaler):
+    def __init__(self, pca, n_components, scaler, decide=None):
         self.pca = pca
         self.n_components = n_components
         self.scaler = scaler
-        self.decide = None
-        self.n_validation_rows = 0
+        self.decide = decide
         self.p_value_ = None
 
     def _apply(self, module, rows):
         fit = self.pca.fit(rows, self.n_components)
         mean = (fit.mean - self.scaler.mean) / self.scaler.scale
         init_from_pca(module, fit.axes, mean)
-
-    def hold_out(self, X, valid, seed):
-        """Keep the decision rows of the validation rows ``valid`` (indices
-        into X) for :meth:`settle`; return the others, which choose the epoch.
-        """
-        select, decide = decision_split(valid, seed)
-        self.decide = RowDataset(X, decide)
-        self.n_validation_rows = len(valid)
-        return select
-
-    def too_few_rows(self):
-        """Whether the validation rows are too few to tell a network from PCA."""
-        return self.decide is not None and self.n_validation_rows < MIN_TEST_ROWS
 
     def start(self, net, valid=None):
         """Set the module to the training rows' PCA; prime the stopping rule

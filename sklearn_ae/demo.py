@@ -344,9 +344,10 @@ def main(argv=None):
     ``result`` is the DataFrame of :func:`sklearn_ae.compare`.
     """
     args = _parse(argv)
-    X, y, image_shape, source = load_mnist(
+    digits = load_mnist(
         args.dataset, n_samples=args.n_samples, random_state=0, verbose=True
     )
+    X, y, image_shape = digits.data, digits.target, digits.image_shape
     reducers = build_reducers(
         {name: METHODS[name] for name in args.methods},
         n_components=args.n_components,
@@ -369,7 +370,7 @@ def main(argv=None):
     conv = f" ({args.conv_epochs} for the conv AE)" if "conv AE" in args.methods else ""
     summary = (
         f"{len(details.train_index)} training / {len(details.test_index)} held-out "
-        f"digits from source={source!r}; {args.epochs} epochs{conv}."
+        f"digits from source={digits.source!r}; {args.epochs} epochs{conv}."
     )
     print(f"\n{summary}\n\n{table}")
 

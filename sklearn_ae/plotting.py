@@ -2,12 +2,16 @@
 
 Every function returns the matplotlib :class:`~matplotlib.figure.Figure` it drew
 on (:func:`plot_comparison`: a dict of them), so a caller can save, show or
-further edit it.
+further edit it. Text that comes from the data (class labels, method and curve
+names) is drawn as plain text: a ``$`` in a label is a dollar sign, never
+mathtext.
 """
 
 import math
 
 import numpy as np
+
+from .compare._compare import _SPREAD, _format_value, _split_target
 
 __all__ = [
     "plot_comparison",
@@ -23,9 +27,20 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "sklearn_ae.plotting needs matplotlib: pip install sklearn-ae[examples]"
+            "sklearn_ae.plotting needs matplotlib: pip install matplotlib"
         ) from exc
     return plt
+
+
+def _plain(texts):
+    """Draw these Text artists as they read: no mathtext, no LaTeX.
+
+    A class label such as ``$\\nosuchcommand$`` or ``{{{...}}}`` would
+    otherwise be parsed as mathtext when the figure is drawn, and fail.
+    """
+    for text in texts:
+        text.set_parse_math(False)
+        text.set_usetex(False)
 
 
 def _image_shape(n_features, image_shape):
@@ -83,7 +98,8 @@ def plot_reconstructions(
     >>> from sklearn.decomposition import PCA
     >>> from sklearn_ae.datasets import load_mnist
     >>> from sklearn_ae.plotting import plot_reconstructions
-    >>> X, _, image_shape, _ = load_mnist("sklearn", n_samples=200)
+    >>> digits = load_mnist("sklearn", n_samples=200)
+    >>> X, image_shape = digits.data, digits.image_shape
     >>> pca = PCA(8).fit(X)
     >>> fig = plot_reconstructions(
     ...     X, {"PCA(8)": pca.inverse_transform(pca.transform(X))},
@@ -117,7 +133,13 @@ def plot_reconstructions(
             ax.imshow(images[c].reshape(shape), cmap="gray_r", vmin=0.0, vmax=1.0)
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+        _plain(
+            [
+                axes[r, 0].set_ylabel(
+                    name, rotation=0, ha="right", va="center", fontsize=9
+                )
+            ]
+        )
     fig.subplots_adjust(left=0.15, right=0.99, top=0.98, bottom=0.02, wspace=0.05)
     return fig
 
@@ -159,7 +181,7 @@ def plot_embedding(Z, labels=None, *, ax=None, title=None, s=4, cmap="tab10"):
     >>> from sklearn.decomposition import PCA
     >>> from sklearn_ae.datasets import load_mnist
     >>> from sklearn_ae.plotting import plot_embedding
-    >>> X, y, _, _ = load_mnist("sklearn", n_samples=300)
+    >>> X, y = load_mnist("sklearn", n_samples=300, return_X_y=True)
     >>> fig = plot_embedding(PCA(2).fit_transform(X), y, title="PCA(2)")
     >>> fig.axes[0].get_title(), len(fig.axes[0].collections)  # one per digit
     ('PCA(2)', 10)
@@ -184,14 +206,17 @@ def plot_embedding(Z, labels=None, *, ax=None, title=None, s=4, cmap="tab10"):
                 ax.scatter(
                     Z[mask, 0], Z[mask, 1], s=s, color=colours(i), label=str(label)
                 )
-            ax.legend(markerscale=3, fontsize=7, loc="best", frameon=False, ncol=2)
+            legend = ax.legend(
+                markerscale=3, fontsize=7, loc="best", frameon=False, ncol=2
+            )
+            _plain(legend.get_texts())
         else:
             points = ax.scatter(Z[:, 0], Z[:, 1], s=s, c=labels, cmap="viridis")
             fig.colorbar(points, ax=ax)
     ax.set_xticks([])
     ax.set_yticks([])
     if title is not None:
-        ax.set_title(title, fontsize=10)
+        _plain([ax.set_title(title, fontsize=10)])
     return fig
 
 
@@ -223,7 +248,7 @@ def plot_loss_curve(estimator_or_curves, *, ax=None, title=None):
     >>> from sklearn_ae import AutoencoderTransformer
     >>> from sklearn_ae.datasets import load_mnist
     >>> from sklearn_ae.plotting import plot_loss_curve
-    >>> X, _, _, _ = load_mnist("sklearn", n_samples=200)
+    >>> X = load_mnist("sklearn", n_samples=200).data
     >>> ae = AutoencoderTransformer(8, max_iter=4, early_stopping=True, random_state=0)
     >>> fig = plot_loss_curve(ae.fit(X))
     >>> [line.get_label() for line in fig.axes[0].lines]
@@ -246,9 +271,9 @@ def plot_loss_curve(estimator_or_curves, *, ax=None, title=None):
         ax.plot(np.arange(1, len(values) + 1), values, label=name)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax.legend()
+    _plain(ax.legend().get_texts())
     if title is not None:
-        ax.set_title(title)
+        _plain([ax.set_title(title)])
     return ax.figure
 
 
@@ -290,7 +315,7 @@ def plot_latent_manifold(estimator, *, n=15, extent=None, image_shape=None, ax=N
     >>> from sklearn.decomposition import PCA
     >>> from sklearn_ae.datasets import load_mnist
     >>> from sklearn_ae.plotting import plot_latent_manifold
-    >>> X, _, image_shape, _ = load_mnist("sklearn", n_samples=300)
+    >>> X = load_mnist("sklearn", n_samples=300).data
     >>> pca = PCA(2).fit(X)  # any reducer with a 2-D code
     >>> fig = plot_latent_manifold(pca, n=5, extent=(-1, 1, -1, 1))
     >>> fig.axes[0].images[0].get_array().shape  # 5 x 5 digits of 8 x 8
@@ -311,6 +336,31 @@ def plot_latent_manifold(estimator, *, n=15, extent=None, image_shape=None, ax=N
     ax.set_xlabel("code 0")
     ax.set_ylabel("code 1")
     return ax.figure
+
+
+def _better(metric):
+    """The x label of a metric's bar chart: its unit and which way is better."""
+    if metric == "fit_time":
+        return "seconds: lower is better"
+    if metric == "reconstruction_mse":
+        return "lower is better"
+    if metric in ("trustworthiness", "continuity", "view_trustworthiness"):
+        return "higher is better (1 is perfect)"
+    return "higher is better"
+
+
+def _bar_labels(metric, values, spreads):
+    """Each bar's value as the table shows it (``mean ± std``), ``n/a`` if none."""
+    labels = []
+    for i, value in enumerate(values):
+        if not np.isfinite(value):
+            labels.append("n/a")
+            continue
+        label = _format_value(metric, value)
+        if spreads is not None and np.isfinite(spreads[i]):
+            label += f" ± {_format_value(metric, spreads[i])}"
+        labels.append(label)
+    return labels
 
 
 _COMPARISON_METRICS = (
@@ -364,8 +414,12 @@ def plot_comparison(
     figures : dict of str to matplotlib.figure.Figure
         ``"views"``: one panel per reducer with a 2-D view, coloured by
         ``y``, titled with the view's trustworthiness; ``"metrics"``: one
-        horizontal bar chart per metric, one bar per reducer (``n/a`` where
-        the metric does not apply or the reducer failed);
+        horizontal bar chart per metric, one bar per reducer, labelled with
+        its value (``n/a`` where the metric does not apply or the reducer
+        failed), the x axis saying which way is better ("lower is better"
+        for the reconstruction error and the time); a repeated comparison's
+        bars are means with error bars of one standard deviation, labelled
+        ``mean ± std``;
         ``"reconstructions"`` when ``image_shape`` and ``X`` are given.
 
     Examples
@@ -384,7 +438,6 @@ def plot_comparison(
     >>> sorted(figures), len(figures["views"].axes)
     (['metrics', 'views'], 2)
     """
-    from .compare._compare import _split_target
 
     plt = _pyplot()
     details = result.attrs.get("details")
@@ -438,20 +491,29 @@ def plot_comparison(
         positions = np.arange(len(names))[::-1]  # first reducer on top
         for ax, metric in zip(axes.ravel(), metrics, strict=False):
             values = result[metric].to_numpy(dtype=float)
-            shown = np.nan_to_num(values, nan=0.0)
-            ax.barh(positions, shown, color="tab:blue")
-            for position, value in zip(positions, values, strict=True):
-                if not np.isfinite(value):
-                    ax.text(0, position, " n/a", va="center", fontsize=7)
-            ax.set_yticks(positions)
-            ax.set_yticklabels(names if ax in axes[:, 0] else [], fontsize=8)
-            ax.set_title(
-                f"{metric} (s)" if metric == "fit_time" else metric, fontsize=9
+            spread = metric + _SPREAD
+            spreads = result[spread].to_numpy(dtype=float) if spread in result else None
+            bars = ax.barh(
+                positions,
+                np.nan_to_num(values, nan=0.0),
+                xerr=None if spreads is None else np.nan_to_num(spreads, nan=0.0),
+                color="tab:blue",
+                error_kw={"capsize": 2, "elinewidth": 0.8},
             )
+            ax.bar_label(
+                bars, labels=_bar_labels(metric, values, spreads), padding=2, fontsize=7
+            )
+            ax.set_yticks(positions)
+            _plain(ax.set_yticklabels(names if ax in axes[:, 0] else [], fontsize=8))
+            ax.set_title(metric, fontsize=9)
+            ax.set_xlabel(_better(metric), fontsize=7)
             ax.tick_params(axis="x", labelsize=7)
             bounded = metric not in ("reconstruction_mse", "fit_time")
             if bounded and np.nanmin(np.append(values, 0.0)) >= 0:
-                ax.set_xlim(0, 1)
+                ax.set_xlim(0, 1.35)  # room for the labels right of a bar at 1
+                ax.set_xticks([0, 0.5, 1])
+            else:
+                ax.margins(x=0.35)
         for ax in axes.ravel()[len(metrics) :]:
             ax.remove()
         fig.tight_layout()

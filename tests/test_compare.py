@@ -1,10 +1,14 @@
 """sklearn_ae.compare: metrics equal scikit-learn's, every reducer kind, failures,
 bad input, and the command line end to end."""
 
+import ast
 import copy
+import inspect
+import io
 import runpy
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,6 +151,10 @@ def test_every_reducer_kind(result, data):
         details.views["TruncatedSVD"], details.codes["TruncatedSVD"]
     )
     assert result.loc["Isomap", "view"] == "t-SNE of codes"
+    # only the autoencoder says whether it kept PCA's solution
+    kept = details.estimators["AE"].best_epoch_ == 0
+    assert result.loc["AE", "kept_pca"] == float(kept)
+    assert result.drop(index="AE")["kept_pca"].isna().all()
     # the fitted clones are kept; the given reducers are left unfitted
     assert details.estimators["AE"].n_components_ == 4
     assert not hasattr(REDUCERS["AE"], "n_components_")
@@ -406,8 +414,18 @@ def test_plot_comparison(result, data):
         ]
         bars = [patch.get_width() for patch in metrics["knn_accuracy"].patches]
         np.testing.assert_allclose(bars, result["knn_accuracy"].fillna(0.0))
+        # each bar is labelled with its value as the table shows it
         labels = [text.get_text() for text in metrics["knn_accuracy"].texts]
-        assert labels == [" n/a"]  # t-SNE has no kNN score
+        assert labels == [
+            "n/a" if np.isnan(v) else f"{v:.3f}" for v in result["knn_accuracy"]
+        ]  # t-SNE has no kNN score
+        assert labels[0] == f"{result.loc['PCA', 'knn_accuracy']:.3f}"
+        # and the x axis says which way is better
+        assert metrics["reconstruction_mse"].get_xlabel() == "lower is better"
+        assert metrics["fit_time"].get_xlabel() == "seconds: lower is better"
+        assert metrics["knn_accuracy"].get_xlabel() == "higher is better"
+        better = "higher is better (1 is perfect)"
+        assert metrics["continuity"].get_xlabel() == better
         # originals (held-out rows) over 5 reducers' reconstructions
         images = [im for ax in figures["reconstructions"].axes for im in ax.images]
         assert len(images) == 6 * 6
@@ -465,6 +483,11 @@ def test_command_line_end_to_end(csv_file, tmp_path, capsys, monkeypatch):
     assert "Skipped umap: umap-learn is not installed" in out
     assert "Dropped 1 rows without a 'target'." in out
     assert "13 numeric columns (standardised), 1 categorical (one-hot)" in out
+    assert (
+        "Filled 1 missing cell (1 in 'alcohol') with the column's median over "
+        "the training rows." in out
+    )
+    assert "Left out" not in out  # written without its index: nothing to leave out
     assert [path.name for path in written] == [
         "results.csv",
         "results.md",
@@ -480,8 +503,11 @@ def test_command_line_end_to_end(csv_file, tmp_path, capsys, monkeypatch):
     )
     markdown = (output_dir / "results.md").read_text()
     assert markdown.startswith("Data: wine.csv, 149 rows: 119 to fit, 30 held out")
-    assert "| reducer | n_components | reconstruction_mse |" in markdown
-    assert "| pca | 3 |" in markdown
+    assert "Filled 1 missing cell" in markdown.splitlines()[0]
+    assert "| reducer | n_components | kept_pca | reconstruction_mse |" in markdown
+    assert "| pca | 3 | - |" in markdown  # only autoencoders keep PCA's solution
+    kept = result.attrs["details"].estimators["ae"].best_epoch_ == 0
+    assert f"| ae | 3 | {'yes' if kept else 'no'} |" in markdown
     assert "- tsne (note): no transform" in markdown
     # 15 features after preprocessing: 13 standardised numbers (on the training
     # rows), 2 one-hot colours
@@ -602,7 +628,350 @@ def test_python_m_runs_the_package_main_without_warnings(capsys, monkeypatch):
     out = capsys.readouterr().out
     for option in ("--target", "--n-components", "--methods", "--output-dir"):
         assert option in out
-    # the package attribute stays the function
+    # one object: the package sklearn_ae.compare, which calls its function
     import sklearn_ae
+    import sklearn_ae.compare as package
 
-    assert callable(sklearn_ae.compare) and sklearn_ae.compare is compare
+    assert sklearn_ae.compare is package is sys.modules["sklearn_ae.compare"]
+    assert compare is package and package.compare is not package
+    assert package.METHODS["pca"] is not None
+    assert "repeats=1" in str(inspect.signature(compare))
+
+
+# -- repeated splits ---------------------------------------------------------
+
+
+def test_repeats_report_the_mean_and_spread_of_every_split(data):
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    X, y = data
+    # an autoencoder at the end of a Pipeline is one too
+    reducers = {"PCA": PCA(3), "AE": make_pipeline(StandardScaler(), _small_ae())}
+    once = compare(reducers, X, y, random_state=0, view=None)
+    result = compare(reducers, X, y, random_state=0, view=None, repeats=3)
+    details = result.attrs["details"]
+    runs = details.runs
+    assert details.repeats == 3 and "repeats=3" in repr(details)
+    assert list(runs.index) == [(n, s) for n in ("PCA", "AE") for s in range(3)]
+    # the first split is the single comparison's split
+    pd.testing.assert_frame_equal(
+        runs.xs(0, level="split").drop(columns=TIMES), once.drop(columns=TIMES)
+    )
+    # each split is StratifiedShuffleSplit's, and PCA refitted on it agrees
+    splits = list(StratifiedShuffleSplit(3, test_size=0.2, random_state=0).split(X, y))
+    for split, (train, test) in enumerate(splits):
+        pca = PCA(3).fit(X[train])
+        X_test = X[test].astype(np.float64)
+        expected = trustworthiness(X_test, pca.transform(X_test), n_neighbors=5)
+        assert runs.loc[("PCA", split), "trustworthiness"] == pytest.approx(expected)
+    # mean and sample standard deviation over the splits, the spread beside
+    scores = runs.loc["PCA", "knn_accuracy"]
+    assert result.loc["PCA", "knn_accuracy"] == pytest.approx(scores.mean())
+    assert result.loc["PCA", "knn_accuracy_std"] == pytest.approx(scores.std(ddof=1))
+    assert result.loc["PCA", "knn_accuracy_std"] > 0  # the splits differ
+    columns = list(result.columns)
+    assert columns.index("knn_accuracy_std") == columns.index("knn_accuracy") + 1
+    assert "n_components_std" not in result and "kept_pca_std" not in result
+    # kept_pca: the fraction of splits in which the autoencoder kept PCA's
+    # solution; NaN for other reducers
+    assert result.loc["AE", "kept_pca"] == pytest.approx(
+        runs.loc["AE", "kept_pca"].mean()
+    )
+    assert np.isnan(result.loc["PCA", "kept_pca"])
+    kept = details.estimators["AE"][-1].best_epoch_ == 0
+    assert runs.loc[("AE", 0), "kept_pca"] == float(kept)
+    # the table shows mean ± std, and kept_pca as a count of the splits
+    from sklearn_ae.compare import format_markdown
+
+    table = format_markdown(result)
+    assert "| reducer | n_components | kept_pca | reconstruction_mse |" in table
+    row = result.loc["PCA"]
+    assert f"| {row['knn_accuracy']:.3f} ± {row['knn_accuracy_std']:.3f} |" in table
+    kept_splits = round(result.loc["AE", "kept_pca"] * 3)
+    assert f"| AE | 4 | {kept_splits}/3 |" in table
+    with pytest.raises(ValueError, match=r"repeats must be an int in the range"):
+        compare(reducers, X, y, repeats=0)
+
+
+def test_repeats_in_the_figures_are_error_bars(data):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_ae.plotting import plot_comparison
+
+    X, y = data
+    result = compare({"PCA": PCA(3)}, X, y, random_state=0, view=None, repeats=3)
+    try:
+        metrics = {ax.get_title(): ax for ax in plot_comparison(result)["metrics"].axes}
+        ax = metrics["trustworthiness"]
+        (bars,) = [c for c in ax.containers if hasattr(c, "errorbar")]
+        assert bars.errorbar is not None
+        segments = bars.errorbar.lines[2][0].get_segments()
+        (low, _), (high, _) = segments[0]
+        row = result.loc["PCA"]
+        mean, spread = row["trustworthiness"], row["trustworthiness_std"]
+        assert (low, high) == pytest.approx((mean - spread, mean + spread))
+        assert [t.get_text() for t in ax.texts] == [f"{mean:.3f} ± {spread:.3f}"]
+    finally:
+        plt.close("all")
+
+
+# -- progress and warnings ---------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("terminal, verbose", [(False, 1), (True, 1), (True, 2)])
+def test_progress_is_plain_lines_off_a_terminal(terminal, verbose, data, monkeypatch):
+    X, y = data
+    stream = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    reducers = {"PCA": PCA(2), "SVD": TruncatedSVD(2)}
+    compare(reducers, X, y, view=None, verbose=verbose)
+    text = stream.getvalue()
+    if verbose == 1 and terminal:  # tqdm's bar, redrawn in place
+        assert "\r" in text and "2/2" in text
+    else:  # a log file or a pipe: one line per fit, no redraws, no escapes
+        assert "\r" not in text and "\x1b" not in text
+        lines = text.splitlines()
+        assert [line.split(" fitted in ")[0] for line in lines] == [
+            "compare: 1/2 PCA",
+            "compare: 2/2 SVD",
+        ]
+
+
+def test_isomap_sparse_efficiency_warnings_are_silenced():
+    rng = np.random.default_rng(0)
+    # three far-apart clusters: Isomap completes a disconnected neighbour graph
+    X = np.concatenate([rng.normal(size=(40, 5)) + shift for shift in (0, 50, -50)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = compare({"Isomap": Isomap(n_components=2)}, X, random_state=0)
+    assert result.loc["Isomap", "error"] == ""
+    kinds = {type(w.message).__name__ for w in caught}
+    assert "SparseEfficiencyWarning" not in kinds
+    assert "UserWarning" in kinds  # Isomap's own word on the graph is kept
+
+
+# -- parallel fits -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "n_jobs, n_cpus, repeats, expected",
+    [(24, 16, 1, 2), (1000, 16, 3, 6), (24, 3, 1, 2), (-1, 1, 1, None)],
+)
+def test_n_jobs_is_capped_at_the_fits_and_cpus(
+    n_jobs, n_cpus, repeats, expected, data, monkeypatch
+):
+    import joblib
+
+    used = []
+
+    class Recorder:  # runs the fits here, recording the workers asked for
+        def __init__(self, n_jobs, **_):
+            used.append(n_jobs)
+
+        def __call__(self, tasks):
+            return (function(*args, **kwargs) for function, args, kwargs in tasks)
+
+    monkeypatch.setattr(joblib, "Parallel", Recorder)
+    monkeypatch.setattr(joblib, "cpu_count", lambda *_, **__: n_cpus)
+    X, y = data
+    reducers = {"PCA": PCA(2), "SVD": TruncatedSVD(2)}
+    result = compare(
+        reducers, X, y, view=None, metrics=["knn"], n_jobs=n_jobs, repeats=repeats
+    )
+    assert used == ([] if expected is None else [expected])  # None: sequential
+    assert result["error"].eq("").all()
+    with pytest.raises(ValueError, match="n_jobs must be None, a positive int"):
+        compare(reducers, X, y, n_jobs=0)
+
+
+# -- small inputs --------------------------------------------------------------
+
+
+def test_small_or_bad_split_sizes_get_clear_messages(data):
+    X, y = data
+    for test_size in (float("nan"), 0.0, 1.0, -0.5, 300, True):
+        with pytest.raises(ValueError, match=r"test_size must be a float in the"):
+            compare({"PCA": PCA(2)}, X, y, test_size=test_size)
+    frame = pd.DataFrame({"a": [], "b": [], "label": []})
+    with pytest.raises(ValueError, match=r"Found 0 sample\(s\)"):
+        compare({"PCA": PCA(2)}, frame, "label", preprocessor=StandardScaler())
+
+
+# -- the layout ----------------------------------------------------------------
+
+
+def test_compare_code_imports_the_package_only_relatively():
+    import sklearn_ae.compare as package
+    import sklearn_ae.plotting as plotting
+
+    for path in [*package.__path__, plotting.__file__]:
+        files = Path(path).glob("*.py") if Path(path).is_dir() else [Path(path)]
+        for file in files:
+            for node in ast.walk(ast.parse(file.read_text())):
+                names = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom) and not node.level
+                    else [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else []
+                )
+                assert not [n for n in names if n.split(".")[0] == "sklearn_ae"], file
+
+
+# -- the command line: columns, output folder, small inputs --------------------
+
+
+def _main(path, tmp_path, *extra):
+    return main(
+        [
+            str(path),
+            "--target",
+            "target",
+            "--methods",
+            "pca,isomap",
+            "--output-dir",
+            str(tmp_path / "out"),
+            *extra,
+        ]
+    )
+
+
+def test_command_line_leaves_out_a_written_row_index(tmp_path, capsys):
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    frame.loc[4, "ash"] = np.nan
+    files = {}
+    for name, written in {
+        "plain": frame,
+        "pandas": frame,  # to_csv's default: the index as an unnamed column
+        "filtered": frame.iloc[::-1],  # an index that is not 0..n-1
+        "r": frame.rename_axis("rownames"),  # Rdatasets' row names
+    }.items():
+        files[name] = tmp_path / f"{name}.csv"
+        written.to_csv(files[name], index=name != "plain")
+    results = {}
+    for name, path in files.items():
+        results[name], _ = _main(path, tmp_path)
+        out = capsys.readouterr().out
+        assert "13 numeric columns (standardised)" in out
+        assert "Filled 1 missing cell (1 in 'ash')" in out
+        if name == "plain":
+            assert "Left out" not in out
+        else:
+            column = "rownames" if name == "r" else "Unnamed: 0"
+            assert f"Left out '{column}': a row index" in out
+    for name in ("pandas", "r"):
+        pd.testing.assert_frame_equal(
+            results[name].drop(columns=TIMES), results["plain"].drop(columns=TIMES)
+        )
+    # the same rows in another order: another split, but the same columns
+    assert list(results["filtered"].columns) == list(results["plain"].columns)
+
+
+def test_command_line_drop_option(csv_file, tmp_path, capsys):
+    frame = pd.read_csv(csv_file)
+    frame.insert(0, "id", np.arange(len(frame)) + 1000)
+    path = tmp_path / "with_id.csv"
+    frame.to_csv(path, index=False)
+    with_id, _ = _main(path, tmp_path, "--drop", "id", "colour")
+    out = capsys.readouterr().out
+    assert "Left out 'id', 'colour': --drop." in out
+    assert "13 numeric columns (standardised), 0 categorical" in out
+    without, _ = _main(csv_file, tmp_path, "--drop", "colour")
+    pd.testing.assert_frame_equal(
+        with_id.drop(columns=TIMES), without.drop(columns=TIMES)
+    )
+    for drop, message in [
+        ("size", "argument --drop: 'size' not in with_id.csv; its columns are: id,"),
+        ("target", "argument --drop: 'target' is the --target column"),
+    ]:
+        with pytest.raises(SystemExit):
+            _main(path, tmp_path, "--drop", drop)
+        assert message in capsys.readouterr().err
+
+
+def test_command_line_repeats(csv_file, tmp_path, capsys):
+    result, written = _main(csv_file, tmp_path, "--repeats", "2")
+    assert result.attrs["details"].repeats == 2
+    assert "trustworthiness_std" in result
+    markdown = written[1].read_text()
+    assert "30 held out, 2 random splits (mean ± standard deviation)" in markdown
+    row = result.loc["pca"]
+    cell = f"{row['continuity']:.3f} ± {row['continuity_std']:.3f}"
+    assert cell in markdown and cell in capsys.readouterr().out
+
+
+def test_command_line_log_has_no_redraws(csv_file, tmp_path, capfd):
+    # as `python -m sklearn_ae.compare ... > log 2>&1` writes it: not a terminal
+    _main(csv_file, tmp_path, "--methods", "pca,isomap,ae", "--epochs", "2")
+    captured = capfd.readouterr()
+    log = captured.out + captured.err
+    assert "\r" not in log and "\x1b" not in log
+    assert "SparseEfficiencyWarning" not in log
+    assert "compare: 3/3 ae fitted in" in log
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("file", "argument --output-dir: {path} exists and is not a folder."),
+        ("under_file", "argument --output-dir: {path} cannot be made: a part of it"),
+    ],
+)
+def test_command_line_checks_the_output_dir_before_fitting(
+    where, message, csv_file, tmp_path, capsys, monkeypatch
+):
+    from sklearn_ae.compare import _cli
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before checking --output-dir")
+
+    monkeypatch.setattr(_cli, "compare", no_fit)
+    (tmp_path / "file").write_text("keep me")
+    path = tmp_path / "file" if where == "file" else tmp_path / "file" / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(csv_file), "--methods", "pca", "--output-dir", str(path)])
+    assert exit_info.value.code == 2
+    assert message.format(path=path) in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+def test_command_line_unwritable_output_dir(csv_file, tmp_path, capsys):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes into any folder")
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    with pytest.raises(SystemExit):
+        main([str(csv_file), "--methods", "pca", "--output-dir", str(folder)])
+    assert "argument --output-dir: cannot write into" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--test-size", "nan"], "argument --test-size: must be a fraction between"),
+        (["--test-size", "1.5"], "argument --test-size: must be a fraction between"),
+        (["--n-components", "0"], "argument --n-components: must be at least 1"),
+        (["--repeats", "0"], "argument --repeats: must be at least 1"),
+        (["--n-jobs", "0"], "argument --n-jobs: must not be 0"),
+        (["--target", "empty"], "target column 'empty' is empty: none of the 150"),
+    ],
+)
+def test_command_line_small_inputs(argv, message, csv_file, tmp_path, capsys):
+    frame = pd.read_csv(csv_file).assign(empty=np.nan)
+    path = tmp_path / "wine.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(path), "--methods", "pca", "--output-dir", str(tmp_path), *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -45,6 +45,7 @@ def test_table_has_every_method_and_column(quick_run):
     assert list(result.index) == ROWS
     assert list(result.columns) == [
         "n_components",
+        "kept_pca",
         "reconstruction_mse",
         "trustworthiness",
         "continuity",
@@ -118,9 +119,12 @@ def test_writes_the_table_and_figures(quick_run):
         "Data: 400 training / 100 held-out digits from source='sklearn'; "
         "20 epochs (3 for the conv AE)."
     )
-    assert "| reducer | n_components | reconstruction_mse | trustworthiness |" in table
+    assert (
+        "| reducer | n_components | kept_pca | reconstruction_mse | trustworthiness |"
+        in table
+    )
     assert "| fit_time | transform_time | epochs |" in table
-    assert "| conv AE(32) | 32 |" in table and "| VAE(2) | 2 |" in table
+    assert "| conv AE(32) | 32 | " in table and "| VAE(2) | 2 | " in table
     assert table.rstrip().endswith(
         "| 20 |\n\n- t-SNE (note): no transform: fitted "
         "on the held-out rows (fit_transform), so no "

@@ -18,7 +18,6 @@ import sklearn_ae._engine._optim as optim_module
 from sklearn_ae import AutoencoderTransformer
 from sklearn_ae._config import fused_optimizer_kwargs
 from sklearn_ae._data import RowDataset, is_memory_mapped
-from sklearn_ae._engine._mlp_step import MLPStep
 from sklearn_ae._engine._net import AutoencoderNet
 
 
@@ -155,13 +154,8 @@ class _BatchCounter(Callback):
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_the_lean_epoch_trains_and_records_as_skorchs(
-    X_small, fast, early_stopping, monkeypatch
-):
+def test_the_lean_epoch_trains_and_records_as_skorchs(X_small, fast, early_stopping):
     params = {**fast, "batch_size": 64, "early_stopping": early_stopping}
-    # The same arithmetic on both paths (autograd's; the hand-written step of
-    # the MLP, equal to float rounding, is checked in test_mlp_step.py).
-    monkeypatch.setattr(MLPStep, "for_net", classmethod(lambda cls, net: None))
     lean = AutoencoderTransformer(**params).fit(X_small)
     assert lean.net_.lean_epochs()
     counter = _BatchCounter()  # listens to batches: skorch's own epoch

@@ -63,3 +63,58 @@ def test_ci_builds_the_gallery_in_quick_mode_with_warnings_as_errors():
     assert build is not None, ".ci/run builds the documentation"
     assert "SKLEARN_AE_EXAMPLES_QUICK=1" in build.group()
     assert " -W " in build.group()
+
+
+def _readme_block(heading, language):
+    """The first ``language`` code block under README's ``heading``."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.search(rf"```{language}\n(.*?)```", section, re.S).group(1)
+
+
+def test_readmes_ten_lines_fit_and_score_the_classifier(capsys):
+    code = _readme_block("Ten lines", "python")
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["Z"].shape == (450, 16)
+    assert namespace["X_hat"].shape == (450, 64)
+    assert float(capsys.readouterr().out) > 0.9  # the printed accuracy
+
+
+def test_readmes_two_commands_are_what_ci_runs():
+    commands = [
+        line
+        for line in _readme_block("Two commands", "bash").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert commands == [
+        'pip install torch==2.13.0 -e ".[examples]" && python -m sklearn_ae.demo',
+        'pip install torch==2.13.0 -e ".[test]" && python -m pytest',
+    ]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+# ``pip install`` and its arguments up to ``&&`` or a backtick, one of them
+# the package by name.
+INDEX_INSTALL = re.compile(
+    r"pip install(?:[ \t]+(?!&&)[^\s`]+)*?[ \t]+[\"']?sklearn[-_]ae\b"
+)
+
+
+def test_no_install_command_asks_an_index_for_sklearn_ae():
+    # The package is on no index: every install of it is from a checkout
+    # (pip install -e ".[extra]") or a built wheel.
+    files = [
+        ROOT / "README.md",
+        *(ROOT / "docs").rglob("*.md"),
+        *(ROOT / "docs").rglob("*.rst"),
+        *(ROOT / "sklearn_ae").rglob("*.py"),
+        *EXAMPLES,
+    ]
+    offending = [
+        f"{path.relative_to(ROOT)}: {match.group()}"
+        for path in files
+        if "_build" not in path.parts
+        for match in re.finditer(INDEX_INSTALL, path.read_text())
+    ]
+    assert offending == []

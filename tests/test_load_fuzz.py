@@ -7,6 +7,12 @@ reinterpreted), its fitted values mean what they should, and it transforms
 and trains (a ``ValueError`` at most: a diverging epoch is rolled back).
 Never another exception, a crash, a hang or a huge allocation.
 
+The path handed to ``load`` is drawn too (a FIFO, a folder, links to them,
+to ``/dev/zero``, dangling or in a loop), and so is metadata made of the
+strings that are costly to scan (runs of quotes, escaped quotes, brackets,
+deep nesting, huge numbers), each case under a time limit and the whole run
+under a memory limit.
+
 The fuzz runs in this process. That is safe by construction, not by luck:
 ``load`` compares every tensor (module, mean, optimizer state) with the shape
 and dtype that the validated parameters imply before any of them reaches
@@ -23,6 +29,7 @@ import json
 import math
 import os
 import resource
+import signal
 import sys
 import tempfile
 import warnings
@@ -429,3 +436,145 @@ def test_mutated_metadata_and_tensors_load_exactly_or_are_refused(bases, fast_tm
 def test_damaged_or_compressed_archives_are_refused(bases, fast_tmp):
     outcomes = _run_fuzz(bases, fast_tmp, container=True, max_examples=1000)
     assert outcomes["loaded"] < 50, outcomes
+
+
+# ------------------------------------------- odd paths, costly JSON strings
+
+
+class _Slow(Exception):
+    pass
+
+
+def _within(seconds, function, *args):
+    """``function(*args)``, or ``_Slow`` after ``seconds`` (main thread)."""
+
+    def expired(signum, frame):
+        raise _Slow(f"over {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return function(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+PATH_KINDS = ["file", "link-to-file", "fifo", "link-to-fifo", "zero", "folder",
+              "link-to-folder", "dangling", "loop", "missing"]  # fmt: skip
+
+
+def _odd_path(directory, kind, good):
+    """A path of ``kind`` in ``directory``; ``good`` is a valid model file."""
+    path = directory / f"case-{kind}.zip"
+    target = {
+        "link-to-file": good,
+        "link-to-fifo": directory / "fifo",
+        "zero": Path("/dev/zero"),  # read, never written
+        "link-to-folder": directory / "folder",
+        "dangling": directory / "nothing-here",
+        "loop": path,
+    }.get(kind)
+    if os.path.lexists(path) or kind == "missing":
+        return path
+    if kind == "file":
+        path.write_bytes(good.read_bytes())
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(target)
+    return path
+
+
+# Pieces of metadata that are costly to scan: each repeated up to 2**20
+# times (a few MiB in all, the 16 MiB limit and more).
+PIECES = [b'"', b'\\"', b"\\", b'"\\', b"[", b"{", b"]", b'"[', b"\\u", b"\\ud800",
+          b"9", b"1e999", b"-", b" ", b"\xff", b'{"a":', b"[1,"]  # fmt: skip
+
+
+@st.composite
+def costly_metadata(draw):
+    pieces = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(PIECES),
+                st.sampled_from([1, 7, 1000, 100_001, 2**19, 2**20]),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    return b"".join(piece * count for piece, count in pieces)
+
+
+def _load_outcome(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            AutoencoderTransformer.load(path)
+        except ValueError as exc:
+            return " ".join(str(exc).split(": ", 1)[1].split()[:3])
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            return type(exc).__name__
+        except OSError as exc:  # a loop of links
+            return f"OSError {exc.errno}"
+    return "loaded"
+
+
+def test_odd_paths_and_costly_metadata_are_refused_within_bounds(bases, fast_tmp):
+    meta, tensors, _ = bases["mlp"]
+    good = _file(fast_tmp, meta, tensors, zipfile.ZIP_STORED, None)
+    good = good.rename(fast_tmp / "good.zip")
+    for kind in ("fifo", "folder"):
+        _odd_path(fast_tmp, kind, good).rename(fast_tmp / kind)
+    before = _max_rss_mib()
+    outcomes = {
+        kind: _within(20, _load_outcome, _odd_path(fast_tmp, kind, good))
+        for kind in PATH_KINDS
+    }
+    assert outcomes == {
+        "file": "loaded",
+        "link-to-file": "loaded",
+        "fifo": "it is a",
+        "link-to-fifo": "it is a",
+        "zero": "it is a",
+        "folder": "it is a",
+        "link-to-folder": "it is a",
+        "dangling": "FileNotFoundError",
+        "loop": "OSError 40",
+        "missing": "FileNotFoundError",
+    }
+    refusals = Counter()
+
+    @settings(FUZZ, max_examples=60)
+    @given(where=st.sampled_from(["metadata", "string"]), raw=costly_metadata())
+    def example(where, raw):
+        if where == "metadata":  # the whole metadata.json
+            path = _rewrite_metadata(fast_tmp, good, raw)
+        else:  # inside a string that load only shows
+            changed = json.loads(json.dumps(meta))
+            changed["versions"]["torch"] = raw.decode("latin-1")
+            path = _file(fast_tmp, changed, tensors, zipfile.ZIP_STORED, None)
+        outcome = _within(20, _load_outcome, path)
+        if where == "metadata":
+            assert outcome != "loaded"
+            refusals[outcome] += 1
+        else:  # (over 16 MiB once JSON-escaped: refused for its size)
+            assert outcome in ("loaded", "metadata.json is over"), outcome
+        # The peak memory of the process barely moved, case after case.
+        assert _max_rss_mib() - before < 512
+
+    example()
+    assert len(refusals) >= 3, refusals
+
+
+def _rewrite_metadata(directory, good, raw):
+    with zipfile.ZipFile(good) as archive:
+        weights = archive.read("model.safetensors")
+    path = directory / "costly.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", raw)
+        archive.writestr("model.safetensors", weights)
+    return path

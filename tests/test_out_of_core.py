@@ -9,6 +9,7 @@ import torch
 from numpy.testing import assert_array_equal
 
 import sklearn_ae._data as data_module
+import sklearn_ae._stats as stats_module
 from sklearn_ae import AutoencoderTransformer
 
 
@@ -71,17 +72,21 @@ def test_non_finite_values_are_found_chunk_by_chunk(tmp_path, value, message, fa
     X[:] = 0.5
     X[9_000, 2] = value  # in the third chunk
     scanned = []
-    original = data_module.assert_all_finite
+    original = stats_module.assert_all_finite
 
     def spy(values, **kwargs):
         scanned.append(len(values))
         return original(values, **kwargs)
 
+    # fit checks finiteness in its statistics pass, transform on its own.
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(data_module, "assert_all_finite", spy)
+        mp.setattr(stats_module, "assert_all_finite", spy)
         with pytest.raises(ValueError, match=re.escape(message)):
             AutoencoderTransformer(**fast).fit(X)
     assert scanned == [4096, 4096, 10_000 - 8192]
+    fitted = AutoencoderTransformer(**fast).fit(X[:8000])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fitted.transform(X)
 
 
 def test_fit_and_transform_on_a_dask_array_chunk_by_chunk(monkeypatch, fast):
@@ -101,7 +106,7 @@ def test_fit_and_transform_on_a_dask_array_chunk_by_chunk(monkeypatch, fast):
     ae = AutoencoderTransformer(**params).fit(dX)
     # Scan chunks or groups of SHUFFLE_CHUNKS dask chunks, never the whole
     # array at once.
-    assert max(computed) == data_module.CHUNK_ROWS < len(X)
+    assert max(computed) <= data_module.CHUNK_ROWS < len(X)
     assert 1000 * data_module.SHUFFLE_CHUNKS in computed
     assert_array_equal(ae.transform(dX), ae.transform(X))
     assert ae.n_features_in_ == 12
@@ -140,6 +145,37 @@ def test_a_shuffled_epoch_over_dask_chunks_reads_each_chunk_once(fast):
     # a permutation of all rows reads whole chunks for a few rows each.
     assert source.rows_read == 1 + 2 * len(X)
     assert len(ae.net_.history[-1, "batches"]) == 79
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+@pytest.mark.parametrize("epochs", [1, 4])
+def test_a_fit_reads_a_chunked_source_once_per_epoch_and_twice_more(
+    early_stopping, epochs
+):
+    # The default model (PCA's start and race, early stopping) on a dask array
+    # of 10 chunks: the first row (shape and dtype checks), one pass for the
+    # statistics (finiteness, mean, scale and PCA's sums of the training and
+    # validation rows together; the validation rows are kept in memory), one
+    # per epoch (whole chunks, the validation rows among them), and one for
+    # the explained variance unless PCA's solution is kept.
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, 12)).astype(np.float32)
+    X[:, 6:] = np.tanh(X[:, :6]) ** 2  # a nonlinear part for the network
+    source = _CountingArray(X)
+    dX = da.from_array(source, chunks=(500, 12), asarray=True)
+    ae = AutoencoderTransformer(
+        4,
+        hidden_layer_sizes=(16,),
+        max_iter=epochs,
+        n_iter_no_change=epochs,
+        early_stopping=early_stopping,
+        random_state=0,
+    ).fit(dX)
+    assert ae.n_iter_ == epochs
+    passes = 1 + epochs + (ae.best_epoch_ > 0)
+    assert source.rows_read == 1 + passes * len(X)
+    assert passes <= epochs + 2
 
 
 def test_chunked_shuffle_is_reproducible_and_follows_random_state(fast):
@@ -183,3 +219,45 @@ def test_chunked_batches_cover_every_row_once(shuffle, monkeypatch):
         assert_array_equal(np.sort(seen), expected)
         if not shuffle:  # the same consecutive batches as row by row
             assert_array_equal(seen, expected)
+
+
+@pytest.mark.parametrize("source", ["dense", "sparse", "memmap", "dask"])
+def test_one_pass_gives_numpys_statistics_and_pcas_of_each_part(source, tmp_path):
+    import scipy.sparse as sp
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(9000, 5)) * [1, 2, 3, 4, 5] + 1000).astype(np.float32)
+    X[X < 997] = 0  # zeros for the sparse matrix
+    valid = np.sort(rng.choice(len(X), 900, replace=False))
+    train = np.setdiff1d(np.arange(len(X)), valid)
+    data = X
+    if source == "sparse":
+        data = sp.csr_matrix(X)
+    elif source == "memmap":
+        data = np.memmap(tmp_path / "X", dtype=np.float32, mode="w+", shape=X.shape)
+        data[:] = X
+    elif source == "dask":
+        da = pytest.importorskip("dask.array")
+        data = data_module.LazyRows(da.from_array(X, chunks=(1000, 5)))
+    chunked = source in ("memmap", "dask")
+    stats = stats_module.DataStats.read(
+        data, train=train, valid=valid, pca=True, keep_valid=chunked
+    )
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(stats.mean, X64.mean(axis=0), rtol=1e-12)
+    centred = X64 - X64.mean(axis=0)
+    np.testing.assert_allclose(stats.total_squares, np.square(centred).sum(), 1e-10)
+    scaler = stats.scaler("mse")
+    assert scaler.scale == pytest.approx(np.sqrt(np.square(centred).mean()), 1e-12)
+    assert (stats.low, stats.high) == (X.min(), X.max())
+    for rows, part in ((train, "train"), (None, "all")):
+        ours = stats.pca.fit(part, 2)
+        theirs = PCA(2).fit(X64 if rows is None else X64[rows])
+        np.testing.assert_allclose(ours.mean, theirs.mean_, rtol=1e-12)
+        np.testing.assert_allclose(ours.variances[:2], theirs.explained_variance_)
+        np.testing.assert_allclose(ours.axes, theirs.components_, atol=1e-8)
+    if chunked:
+        assert_array_equal(stats.valid_rows, X[valid])
+    else:
+        assert stats.valid_rows is None

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -282,3 +282,48 @@ def test_a_code_wider_than_the_input_warns_unless_regularised(X_small):
         for params in regularised:
             AutoencoderTransformer(8, max_iter=1, random_state=0, **params).fit(X)
         AutoencoderTransformer(6, max_iter=1, random_state=0).fit(X)
+
+
+def test_a_chunked_sources_decision_rows_come_from_the_kept_validation_rows(
+    X_small, monkeypatch
+):
+    # On a dask array the statistics pass keeps the validation rows in
+    # memory; the epoch is chosen on one half of them and the decision made
+    # on the other, both read from that copy, not the source.
+    da = pytest.importorskip("dask.array")
+    seen = {}
+    start = PCAStart.start
+
+    def spy(self, net, valid=None):
+        seen["select"] = valid.rows(np.arange(len(valid)))
+        seen["decide"] = self.decide.rows(np.arange(len(self.decide)))
+        seen["sources"] = {type(valid.X), type(self.decide.X)}
+        return start(self, net, valid)
+
+    monkeypatch.setattr(PCAStart, "start", spy)
+    X = X_small.astype(np.float32)
+    dX = da.from_array(X, chunks=(60, X.shape[1]))
+    ae = AutoencoderTransformer(4, max_iter=2, random_state=0).fit(dX)
+    _, valid = validation_split(ae.get_params(), len(X), ae._seed)
+    select, decide = decision_split(valid, ae._seed)
+    assert seen["sources"] == {np.ndarray}
+    assert_array_equal(seen["select"], X[select])
+    assert_array_equal(seen["decide"], X[decide])
+
+
+def test_only_pcas_start_sets_decision_rows_apart(X_small):
+    from sklearn_ae._plan import plan_fit
+
+    params = AutoencoderTransformer(70).get_params(deep=False)
+    plan = plan_fit(params, X_small, 0, incremental=False, first_pass=True)
+    narrow = plan.with_components(4, params)
+    assert narrow.pca_start
+    assert_array_equal(
+        np.sort(np.r_[narrow.select_idx, narrow.decide_idx]), plan.valid_idx
+    )
+    # A code PCA cannot give starts at random ("auto"): no race against PCA,
+    # so all the validation rows choose the epoch.
+    with pytest.warns(UserWarning, match="the code is overcomplete"):
+        wide = plan.with_components(70, params)
+    assert not wide.pca_start and wide.decide_idx is None
+    assert_array_equal(wide.select_idx, plan.valid_idx)

@@ -1,5 +1,7 @@
 """What each plotting function draws (Agg backend)."""
 
+import io
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,43 @@ def test_latent_manifold_decodes_an_n_by_n_mosaic(X_small):
     # any 2-component reducer works
     fig = plot_latent_manifold(PCA(2).fit(X_small), n=3, extent=(0, 1, 0, 1))
     assert _images(fig)[0].get_array().shape == (24, 24)
+
+
+MATHTEXT_TRAPS = [r"$\nosuchcommand$", "$" + "{" * 200 + "x" + "}" * 200 + "$", "$a^$"]
+
+
+def _draw(fig):
+    fig.savefig(io.BytesIO(), format="png")  # parses every text artist
+
+
+def test_labels_are_plain_text_never_mathtext(X_small):
+    labels = np.array(MATHTEXT_TRAPS)[np.arange(30) % 3]
+    Z = np.random.default_rng(0).normal(size=(30, 2))
+    fig = plot_embedding(Z, labels, title=MATHTEXT_TRAPS[0])
+    _draw(fig)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert sorted(legend) == sorted(MATHTEXT_TRAPS)
+    assert fig.axes[0].get_title() == MATHTEXT_TRAPS[0]
+    rows = dict(zip(MATHTEXT_TRAPS, [X_small[:3]] * 3, strict=True))
+    _draw(plot_reconstructions(X_small[:3], rows, n_images=3))
+    _draw(plot_loss_curve({k: [2, 1] for k in MATHTEXT_TRAPS}, title="$x^$"))
+
+
+@pytest.mark.filterwarnings("ignore:Tight layout not applied")  # long labels
+def test_comparison_figures_with_mathtext_labels_and_names(X_small):
+    pytest.importorskip("pandas")
+    from sklearn.decomposition import TruncatedSVD
+
+    from sklearn_ae import compare
+    from sklearn_ae.plotting import plot_comparison
+
+    y = np.array(MATHTEXT_TRAPS)[np.arange(len(X_small)) % 3]
+    reducers = {"$\\frac{$": PCA(2), "{" * 20: TruncatedSVD(2)}
+    result = compare(reducers, X_small, y, random_state=0)
+    figures = plot_comparison(result, X_small, y)
+    for fig in figures.values():
+        _draw(fig)
+    views = figures["views"].axes
+    assert views[0].get_title().startswith("$\\frac{$ (")
+    ticks = [t.get_text() for t in figures["metrics"].axes[0].get_yticklabels()]
+    assert ticks == list(reducers)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sklearn_ae import AutoencoderTransformer
+from sklearn_ae._trainer import say_pca_kept
 
 _ESCAPE = "\x1b["
 
@@ -149,10 +150,10 @@ def test_the_log_says_when_pca_is_kept(X_small, fast, capsys):
 def test_the_log_gives_the_t_tests_p_value_when_pca_is_kept(capsys):
     # (Reaching this through a fit needs a network that beats PCA on average
     # but not beyond noise; the rule itself is tested in test_pca_parity.)
-    AutoencoderTransformer(verbose=1)._say_pca_kept(0.25)
+    say_pca_kept(1, 0.25)
     assert capsys.readouterr().out == (
         "Kept PCA's solution: the network's lower validation error is not "
         "significant (one-sided paired t-test, p = 0.25 >= 0.01).\n"
     )
-    AutoencoderTransformer(verbose=0)._say_pca_kept(0.25)
+    say_pca_kept(0, 0.25)
     assert capsys.readouterr().out == ""

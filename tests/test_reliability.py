@@ -1,15 +1,19 @@
-"""Reliability and security (issue #12): one section per defect of the issue.
+"""Reliability and security: what a hostile file, an interruption, threads or
+a bad parameter must not break.
 
-1. a tampered optimizer state crashed the process; 2. the class allow-list
-could be walked around, and callbacks were read from files; 3. Ctrl-C gave a
-half-trained model silently; 4. a failed partial_fit was not rolled back;
-5. files could exhaust memory before any check; 6. fits in threads used the
-global RNG; 7. inconsistent fitted values loaded; 8. errors came from the
-wrong layer, and save broke permissions and symbolic links.
+Sections: a tampered optimizer state must not crash the process; classes
+only from an allow-list, callbacks never read from files; Ctrl-C propagates
+and keeps the old model; a failed partial_fit is rolled back, and a second
+Ctrl-C waits for the rollback; files cannot exhaust memory before the
+checks; fits in threads leave the global RNG alone, and fits of one
+estimator from several threads run one at a time; inconsistent fitted values
+are refused; errors come from the right layer, with the parameter's name.
 """
 
+import copy
 import json
 import os
+import pickle
 import signal
 import stat
 import subprocess
@@ -28,6 +32,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from skorch.callbacks import Callback
 
 from sklearn_ae import AutoencoderTransformer
+from sklearn_ae._engine._net import AutoencoderNet
 
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
@@ -183,10 +188,10 @@ def in_a_subprocess(X, tmp_path_factory):
     return result.returncode, result.stdout.splitlines(), result.stderr
 
 
-# ------------------------------------- 1. a tampered optimizer state crashed
+# ------------------------------------- a tampered optimizer state crashed
 
 
-def test_1_tampered_optimizer_state_is_refused_not_a_crash(in_a_subprocess):
+def test_tampered_optimizer_state_is_refused_not_a_crash(in_a_subprocess):
     # Before the fix, this partial_fit after load was a segmentation fault in
     # the fused CPU kernels of Adam, AdamW and Adagrad.
     returncode, lines, stderr = in_a_subprocess
@@ -241,7 +246,7 @@ def test_1_tampered_optimizer_state_is_refused_not_a_crash(in_a_subprocess):
         ),
     ],
 )
-def test_1_optimizer_state_is_checked_against_its_parameters(
+def test_optimizer_state_is_checked_against_its_parameters(
     saved, tmp_path, change, message
 ):
     path = _tampered(saved, tmp_path / "bad.zip", change)
@@ -250,7 +255,7 @@ def test_1_optimizer_state_is_checked_against_its_parameters(
     assert message in str(info.value)
 
 
-# ------------------------- 2. the allow-list, and callbacks read from files
+# ------------------------- the allow-list, and callbacks read from files
 
 
 @pytest.mark.parametrize(
@@ -264,7 +269,7 @@ def test_1_optimizer_state_is_checked_against_its_parameters(
         ("architecture", "torch.optim.adam:Adam"),
     ],
 )
-def test_2_classes_come_only_from_an_exact_allow_list(
+def test_classes_come_only_from_an_exact_allow_list(
     saved, tmp_path, monkeypatch, name, path
 ):
     made = []
@@ -285,7 +290,7 @@ def test_2_classes_come_only_from_an_exact_allow_list(
     assert made == []
 
 
-def test_2_a_file_with_callbacks_is_refused(saved, tmp_path, monkeypatch, X):
+def test_a_file_with_callbacks_is_refused(saved, tmp_path, monkeypatch, X):
     def checkpoint(meta, tensors):
         meta["params"]["callbacks"] = [
             {
@@ -304,14 +309,14 @@ def test_2_a_file_with_callbacks_is_refused(saved, tmp_path, monkeypatch, X):
     assert list(workdir.iterdir()) == []
 
 
-def test_2_a_users_class_is_not_saved(X, tmp_path):
+def test_a_users_class_is_not_saved(X, tmp_path):
     ae = AutoencoderTransformer(2, architecture=TiedAutoencoder, max_iter=1).fit(X)
     with pytest.raises(TypeError, match="does not store a class of your own"):
         ae.save(tmp_path / "tied.zip")
     assert not (tmp_path / "tied.zip").exists()
 
 
-# ------------------------------------------------- 3. Ctrl-C, KeyboardInterrupt
+# ------------------------------------------------- Ctrl-C, KeyboardInterrupt
 
 
 class Interrupt(Callback):
@@ -330,7 +335,7 @@ class Interrupt(Callback):
             raise self.error()
 
 
-def test_3_ctrl_c_during_a_refit_propagates_and_keeps_the_old_model(X, fast):
+def test_ctrl_c_during_a_refit_propagates_and_keeps_the_old_model(X, fast):
     interrupt = Interrupt(epoch=3, armed=False)
     ae = AutoencoderTransformer(**{**fast, "max_iter": 5}, callbacks=[interrupt])
     ae.fit(X)
@@ -342,7 +347,7 @@ def test_3_ctrl_c_during_a_refit_propagates_and_keeps_the_old_model(X, fast):
     assert_array_equal(ae.transform(X), Z)
 
 
-def test_3_ctrl_c_stops_a_grid_search(X, fast):
+def test_ctrl_c_stops_a_grid_search(X, fast):
     fits = []
 
     class Count(Callback):
@@ -356,7 +361,7 @@ def test_3_ctrl_c_stops_a_grid_search(X, fast):
     assert len(fits) == 1  # no further candidate, no further fold
 
 
-def test_3_partial_fit_interrupted_propagates_not_a_key_error(X, fast):
+def test_partial_fit_interrupted_propagates_not_a_key_error(X, fast):
     unfitted = AutoencoderTransformer(**fast, callbacks=[Interrupt(epoch=1)])
     with pytest.raises(KeyboardInterrupt):
         unfitted.partial_fit(X)
@@ -371,7 +376,7 @@ def test_3_partial_fit_interrupted_propagates_not_a_key_error(X, fast):
     _assert_unchanged(ae, before)
 
 
-def test_3_a_callbacks_stop_request_still_ends_training_normally(X, fast):
+def test_a_callbacks_stop_request_still_ends_training_normally(X, fast):
     class StopAfterTwo(Callback):
         def on_epoch_end(self, net, **kwargs):
             if len(net.history) == 2:
@@ -385,7 +390,7 @@ def test_3_a_callbacks_stop_request_still_ends_training_normally(X, fast):
     assert ae.n_iter_ == 2
 
 
-def test_3_a_real_sigint_propagates(in_a_subprocess):
+def test_a_real_sigint_propagates(in_a_subprocess):
     # A real SIGINT in a batch, and inside on_epoch_end (where a callback's
     # KeyboardInterrupt is a request to stop), and during a grid search.
     _, lines, stderr = in_a_subprocess
@@ -397,11 +402,11 @@ def test_3_a_real_sigint_propagates(in_a_subprocess):
     ], (lines, stderr[-2000:])
 
 
-# -------------------------------------------- 4. failed partial_fit rolls back
+# -------------------------------------------- failed partial_fit rolls back
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_4_a_failed_partial_fit_leaves_the_model_exactly_as_it_was(X, fast, error):
+def test_a_failed_partial_fit_leaves_the_model_exactly_as_it_was(X, fast, error):
     failing = Interrupt(epoch=4, error=error, armed=False)
     ae = AutoencoderTransformer(**{**fast, "batch_size": 32}, callbacks=[failing])
     ae.fit(X)  # three epochs
@@ -418,17 +423,17 @@ def test_4_a_failed_partial_fit_leaves_the_model_exactly_as_it_was(X, fast, erro
     )
 
 
-# --------------------------------------- 5. memory exhaustion before any check
+# --------------------------------------- memory exhaustion before any check
 
 
-def test_5_compressed_members_are_refused(saved, tmp_path):
+def test_compressed_members_are_refused(saved, tmp_path):
     meta, tensors = _read(saved)
     path = _write(tmp_path / "deflated.zip", meta, tensors, zipfile.ZIP_DEFLATED)
     with pytest.raises(ValueError, match=r"is compressed .*does not expand them"):
         AutoencoderTransformer.load(path)
 
 
-def test_5_metadata_that_would_expand_in_memory_is_refused(saved, tmp_path):
+def test_metadata_that_would_expand_in_memory_is_refused(saved, tmp_path):
     # JSON's Python objects take up to ~25 times the text: its size and its
     # number of lists and objects are capped before it is parsed.
     def many_lists(meta, tensors):
@@ -444,7 +449,7 @@ def test_5_metadata_that_would_expand_in_memory_is_refused(saved, tmp_path):
         AutoencoderTransformer.load(_tampered(saved, tmp_path / "m.zip", large))
 
 
-def test_5_a_model_larger_than_its_file_is_refused_before_it_is_built(
+def test_a_model_larger_than_its_file_is_refused_before_it_is_built(
     saved, tmp_path, monkeypatch
 ):
     import sklearn_ae._io._persistence as persistence
@@ -467,7 +472,7 @@ def test_5_a_model_larger_than_its_file_is_refused_before_it_is_built(
     assert built == []
 
 
-# ------------------------------------------------------- 6. fits in threads
+# ------------------------------------------------------- fits in threads
 
 
 CONFIGS = {
@@ -478,7 +483,7 @@ CONFIGS = {
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
-def test_6_fits_in_threads_equal_serial_fits_and_leave_the_rng_alone(X, fast, config):
+def test_fits_in_threads_equal_serial_fits_and_leave_the_rng_alone(X, fast, config):
     params = [{**fast, **CONFIGS[config], "random_state": seed} for seed in range(4)]
 
     def fit(p):
@@ -494,7 +499,7 @@ def test_6_fits_in_threads_equal_serial_fits_and_leave_the_rng_alone(X, fast, co
         assert curve_thread == curve
 
 
-def test_6_threaded_grid_search_gives_the_same_scores_every_run(X, fast):
+def test_threaded_grid_search_gives_the_same_scores_every_run(X, fast):
     def scores():
         search = GridSearchCV(
             AutoencoderTransformer(**fast, noise=0.1),
@@ -509,7 +514,7 @@ def test_6_threaded_grid_search_gives_the_same_scores_every_run(X, fast):
     assert_array_equal(scores(), scores())
 
 
-# ------------------------------------------ 7. inconsistent fitted values load
+# ------------------------------------------ inconsistent fitted values load
 
 
 @pytest.mark.parametrize(
@@ -551,14 +556,14 @@ def test_6_threaded_grid_search_gives_the_same_scores_every_run(X, fast):
         ),
     ],
 )
-def test_7_inconsistent_fitted_values_are_refused(saved, tmp_path, change, message):
+def test_inconsistent_fitted_values_are_refused(saved, tmp_path, change, message):
     path = _tampered(saved, tmp_path / "bad.zip", change)
     with pytest.raises(ValueError, match="Refusing to load") as info:
         AutoencoderTransformer.load(path)
     assert message in str(info.value)
 
 
-# ---------------------------------- 8. clear errors, from the right layer
+# ---------------------------------- clear errors, from the right layer
 
 
 @pytest.mark.parametrize(
@@ -572,7 +577,7 @@ def test_7_inconsistent_fitted_values_are_refused(saved, tmp_path, change, messa
         ({"device": "meta"}, "'device' parameter of AutoencoderTransformer is 'meta'"),
     ],
 )
-def test_8_bad_parameters_and_modules_fail_at_fit_with_their_name(X, params, message):
+def test_bad_parameters_and_modules_fail_at_fit_with_their_name(X, params, message):
     ae = AutoencoderTransformer(**{"n_components": 2, "max_iter": 1, **params})
     with pytest.raises(ValueError) as info:
         ae.fit(X)
@@ -582,18 +587,18 @@ def test_8_bad_parameters_and_modules_fail_at_fit_with_their_name(X, params, mes
 
 
 @pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs no MPS")
-def test_8_an_unavailable_device_is_named(X):
+def test_an_unavailable_device_is_named(X):
     with pytest.raises(ValueError, match=r"'device' parameter .* MPS is not available"):
         AutoencoderTransformer(2, device="mps", max_iter=1).fit(X)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CPU-only machine")
-def test_8_loading_onto_a_missing_gpu_says_so(saved):
+def test_loading_onto_a_missing_gpu_says_so(saved):
     with pytest.raises(ValueError, match=r"load\(device=...\) is 'cuda', but CUDA"):
         AutoencoderTransformer.load(saved, device="cuda")
 
 
-def test_8_damaged_files_are_value_errors(saved, tmp_path):
+def test_damaged_files_are_value_errors(saved, tmp_path):
     data = bytearray(saved.read_bytes())
     data[len(data) // 2] ^= 0xFF  # inside model.safetensors
     flipped = tmp_path / "flipped.zip"
@@ -609,7 +614,7 @@ def test_8_damaged_files_are_value_errors(saved, tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions and links")
-def test_8_save_keeps_permissions_and_writes_through_links(X, tmp_path, fast):
+def test_save_keeps_permissions_and_writes_through_links(X, tmp_path, fast):
     ae = AutoencoderTransformer(**{**fast, "max_iter": 1}).fit(X)
     path = tmp_path / "shared.zip"
     path.write_bytes(b"old")
@@ -637,3 +642,81 @@ def test_the_sigint_handler_is_only_installed_during_a_fit(X, fast):
     assert signal.getsignal(signal.SIGINT) is before
     if threading.current_thread() is threading.main_thread() and callable(before):
         assert seen[0] is not before and getattr(seen[0], "counts_sigints", False)
+
+
+# ------------------------------------- the rollback, threads, integer bounds
+
+
+def test_a_second_ctrl_c_during_the_rollback_waits_until_it_is_complete(
+    X, fast, monkeypatch
+):
+    failing = Interrupt(epoch=4, error=RuntimeError, armed=False)
+    ae = AutoencoderTransformer(**{**fast, "batch_size": 32}, callbacks=[failing])
+    ae.fit(X)
+    before = _state(ae)
+    snapshot = AutoencoderNet.snapshot
+
+    def snapshot_interrupted_in_its_restore(self):
+        restore = snapshot(self)
+
+        def restore_after_a_sigint():
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C, as the restore starts
+            restore()
+
+        return restore_after_a_sigint
+
+    monkeypatch.setattr(AutoencoderNet, "snapshot", snapshot_interrupted_in_its_restore)
+    failing.armed = True
+    with pytest.raises(KeyboardInterrupt):  # delivered once the restore is done
+        ae.partial_fit(X)
+    _assert_unchanged(ae, before)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_fits_of_one_estimator_from_several_threads_run_one_at_a_time(X, fast):
+    ae = AutoencoderTransformer(**fast).fit(X)
+    reference = AutoencoderTransformer(**fast).fit(X)
+    for _ in range(8):
+        reference.partial_fit(X)
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def two_epochs():
+        barrier.wait()
+        try:
+            for _ in range(2):
+                ae.partial_fit(X)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=two_epochs) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert ae.n_iter_ == reference.n_iter_ == len(ae.loss_curve_) == 3 + 8
+    assert_array_equal(ae.transform(X), reference.transform(X))
+    # The lock stays with its estimator: copies get their own.
+    copied = pickle.loads(pickle.dumps(ae))
+    assert "_fit_lock" not in copied.__dict__
+    assert "_fit_lock" not in copy.deepcopy(ae).__dict__
+    assert_array_equal(
+        copied.partial_fit(X).transform(X), reference.partial_fit(X).transform(X)
+    )
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("batch_size", 10**30),
+        ("max_iter", 2**31),
+        ("n_iter_no_change", 10**30),
+        ("n_components", 10**30),
+        ("hidden_layer_sizes", (10**30,)),
+    ],
+)
+def test_huge_integer_parameters_are_value_errors_naming_them(X, fast, name, value):
+    ae = AutoencoderTransformer(**{**fast, name: value})
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of Autoencoder"):
+        ae.fit(X)

@@ -81,16 +81,16 @@ def test_a_small_fit_lowers_blas_threads_too_and_restores_them(
 ):
     # PCA runs in numpy: its cross-products see one BLAS thread, also where
     # they come before training (a float n_components is resolved from them).
-    import sklearn_ae._pca as pca_module
+    import sklearn_ae._stats as stats_module
 
     during_pca = []
-    original = pca_module._sums
+    original = stats_module._Sums.add
 
     def sums(*args):
         during_pca.append(_blas_threads())
         return original(*args)
 
-    monkeypatch.setattr(pca_module, "_sums", sums)
+    monkeypatch.setattr(stats_module._Sums, "add", sums)
     seen = _ThreadsSeen()
     AutoencoderTransformer(callbacks=[seen], **{**fast, "n_components": 0.5}).fit(
         X_small
@@ -155,7 +155,7 @@ def test_transform_and_partial_fit_follow_the_policy(
     assert calls == [1, 2]
     calls.clear()
     AutoencoderTransformer(n_components=2, hidden_layer_sizes=(4,)).partial_fit(X_small)
-    assert calls == [1, 2]
+    assert calls == [1, 2, 1, 2]  # the statistics pass (PCA's sums), the epoch
 
 
 def test_fits_in_two_threads_set_and_restore_their_own_counts(caller_threads):

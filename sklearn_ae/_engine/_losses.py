@@ -2,11 +2,11 @@
 
 :class:`BCEWithLogitsLoss` is the mean binary cross-entropy of logits, the
 same value and gradient as :class:`torch.nn.BCEWithLogitsLoss`, computed with
-fewer transcendental functions. Profiling the article's 784-32-784 model on a
-CPU showed torch's ``log_sigmoid`` forward and the ``sigmoid`` of its backward
-taking about a third of a training step (more than the matrix multiplies of
-the decoder): one ``exp`` and one ``log1p`` per output pixel, plus another
-``exp`` in the backward pass.
+fewer transcendental functions. torch's ``log_sigmoid`` forward and the
+``sigmoid`` of its backward cost one ``exp`` and one ``log1p`` per output
+element, plus another ``exp`` in the backward pass; on the article's
+784-32-784 model that is a large share of a training step on a CPU (see the
+performance guide).
 
 Per element, ``bce(x, y) = softplus(x) - x * y`` and ``softplus(x) = max(x, 0)
 - log(sigmoid(|x|))``. The sum of the logarithms is the logarithm of a
@@ -28,19 +28,19 @@ from torch import nn
 from torch.distributions import Normal
 from torch.distributions import kl_divergence as _kl
 
-__all__ = ["LOSSES", "BCEWithLogitsLoss", "gaussian_kl", "mean_bce_with_logits_"]
+__all__ = ["LOSSES", "BCEWithLogitsLoss", "gaussian_kl"]
 
 _GROUP = 64
 
 
-def _mean_bce(logits, target, inplace):
+def _mean_bce(logits, target):
     """The mean binary cross-entropy of ``logits``, and ``sigmoid(logits)``
-    flat: in ``logits``' own buffer if ``inplace``, else in a new one."""
+    flat, in a new buffer."""
     x = logits.reshape(-1)
     y = target.reshape(-1)
     n = x.numel()
     linear = x.clamp_min(0).sum() - torch.dot(x, y)
-    p = x.sigmoid_() if inplace else torch.sigmoid(x)
+    p = torch.sigmoid(x)
     q = p.sub(0.5).abs_().add_(0.5)  # sigmoid(|x|) = max(p, 1 - p)
     whole = n - n % _GROUP
     log_q = q[:whole].view(-1, _GROUP).prod(dim=1).log_().sum()
@@ -49,17 +49,10 @@ def _mean_bce(logits, target, inplace):
     return (linear - log_q) / n, p
 
 
-def mean_bce_with_logits_(logits, target):
-    """The mean binary cross-entropy, and its gradient w.r.t. ``logits``
-    written over ``logits`` (no autograd: for ``_mlp_step``)."""
-    loss, p = _mean_bce(logits, target, inplace=True)
-    return loss, p.sub_(target.reshape(-1)).mul_(1 / p.numel()).view_as(logits)
-
-
 class _MeanBCEWithLogits(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, target):
-        loss, p = _mean_bce(logits, target, inplace=False)
+        loss, p = _mean_bce(logits, target)
         if ctx.needs_input_grad[0]:
             # The gradient, but for the scale of the incoming gradient.
             ctx.save_for_backward(p.sub_(target.reshape(-1)).view_as(logits))
@@ -78,7 +71,7 @@ class BCEWithLogitsLoss(nn.Module):
     """Mean binary cross-entropy between logits and targets in [0, 1].
 
     A drop-in for ``torch.nn.BCEWithLogitsLoss()`` (mean reduction, no
-    weights), about 30% cheaper on a CPU; see the module docstring. Falls back
+    weights), cheaper on a CPU; see the module docstring. Falls back
     to torch's function when the target needs a gradient or is empty.
     """
 

@@ -54,11 +54,11 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, PrintLog
 from skorch.history import History
 
+from .._compat import SKORCH_STEP_METHODS, optimizer_names, set_training
 from .._data import BatchIterator, RowDataset, as_tensor, iter_row_slices
 from .._modules import build_module
 from ._distributed import SyncEpochLosses, current_group
 from ._losses import gaussian_kl
-from ._mlp_step import MLPStep
 
 __all__ = [
     "AutoencoderNet",
@@ -132,8 +132,7 @@ _BATCH_EVENTS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
 _STEP_METHODS = (
     "train_step",
     "get_train_step_accumulator",
-    "_zero_grad_optimizer",
-    "_step_optimizer",
+    *SKORCH_STEP_METHODS,
     *_BATCH_EVENTS,
 )
 
@@ -591,7 +590,7 @@ class AutoencoderNet(NeuralNet):
         optimizer is one of torch's (or ``_optim``'s) that does not need the
         step's closure (all but L-BFGS). Checked at the start of every epoch.
         """
-        if self._optimizers != ["optimizer"] or type(self.history) is not History:
+        if optimizer_names(self) != ["optimizer"] or type(self.history) is not History:
             return False
         if any(_overrides(self, name, NeuralNet) for name in _STEP_METHODS):
             return False
@@ -607,50 +606,33 @@ class AutoencoderNet(NeuralNet):
         """skorch's epoch, or a lean one when nothing listens to batch events.
 
         The lean training epoch does what skorch's does for each batch, and
-        no more: zero the gradients, :meth:`train_step_single`, the
-        optimizer's step, and the history's batch record (``train_loss``,
-        ``train_batch_size``) and ``train_batch_count``, with the same
-        values. What it leaves out has no listener: the notifications, the
-        step closure, setting the training mode before every batch (it is set
-        once per epoch) and reading each batch's loss as it comes (the losses
-        are read once, at the end of the epoch, which also spares a GPU one
-        synchronisation per batch). Profiled on the article's 784-32-784 model
-        on one thread, that machinery and the optimizer's wrappers (see
-        ``_optim``) took about a sixth of each step. For the built-in MLP the
-        step itself is :class:`~sklearn_ae._mlp_step.MLPStep` (autograd's
-        arithmetic, written out), which writes every gradient into the same
-        buffers: then nothing is zeroed and the optimizer's step is gathered
-        once for the epoch.
+        no more: zero the gradients, :meth:`train_step_single` (autograd's
+        forward and backward pass), the optimizer's step, and the history's
+        batch record (``train_loss``, ``train_batch_size``) and
+        ``train_batch_count``, with the same values. What it leaves out has
+        no listener: the notifications, the step closure, setting the
+        training mode before every batch (it is set once per epoch) and
+        reading each batch's loss as it comes (the losses are read once, at
+        the end of the epoch, which also spares a GPU one synchronisation per
+        batch). The time this saves is measured in the performance guide.
         """
         if not (training and iterator is not None and self.lean_epochs()):
             return super().run_single_epoch(
                 iterator, training, prefix, step_fn, **fit_params
             )
-        self._set_training(True)
+        set_training(self, True)
         optimizer = self.optimizer_
         # The batch losses go into one buffer on the loss's device, read once
         # at the end. (Keeping one small tensor per batch instead pinned the
         # batches' memory in the C heap: a one-epoch fit on a 391 MiB memory
         # map grew the process by 570 MiB.)
         losses, sizes = None, []
-        # The built-in MLP's step with its gradients written out, where it
-        # applies (see _mlp_step); autograd's otherwise.
-        hand = self._hand_step = MLPStep.for_net(self)
-        step_optimizer = optimizer.step
-        if hand is not None:
-            # Its gradients are the same tensors at every step: the optimizer
-            # can gather its arguments once for the epoch (see _optim).
-            hand.attach_gradients()
-            repeated = getattr(optimizer, "repeated_step", None)
-            step_optimizer = (repeated and repeated()) or optimizer.step
         self._lean = True
         try:
             for batch in iterator:
-                if hand is None:
-                    optimizer.zero_grad()
-                # (else the step writes every gradient over the last ones)
+                optimizer.zero_grad()
                 step = self.train_step_single(batch, **fit_params)
-                step_optimizer()
+                optimizer.step()
                 loss = step["loss"].detach()
                 if losses is None or len(sizes) == len(losses):
                     size = max(2 * len(sizes), getattr(iterator, "__len__", int)())
@@ -662,7 +644,6 @@ class AutoencoderNet(NeuralNet):
                 sizes.append(len(batch[0]))
         finally:
             self._lean = False
-            self._hand_step = None
         values = [] if losses is None else losses[: len(sizes)].tolist()
         self.history[-1]["batches"].extend(
             {f"{prefix}_loss": loss, f"{prefix}_batch_size": size}
@@ -676,8 +657,6 @@ class AutoencoderNet(NeuralNet):
         if not self._lean:
             return super().train_step_single(batch, **fit_params)
         Xi, yi = batch
-        if self._hand_step is not None:
-            return {"loss": self._hand_step(Xi, yi), "y_pred": None}
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()

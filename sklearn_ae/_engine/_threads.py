@@ -3,40 +3,29 @@
 torch splits every operation over its intra-op threads, which spin while
 they wait for each other. For the small matrices of a typical autoencoder the
 split costs more than it saves, and when another process keeps a core busy
-every operation waits for a descheduled thread: a default fit on the 1,797
-digits took 3.8 times as long with one busy neighbour on a 2-core machine (up
-to 36 times under heavier load). So each fit, ``partial_fit`` and transform
-picks a thread count from the work of one step:
+every operation waits for a descheduled thread. So each fit, ``partial_fit``
+and transform picks a thread count from the work of one step:
 
 - the multiply-add FLOPs of one optimisation step (``batch_size`` samples,
   forward and backward, about three forward passes) or of one transformed
   chunk (forward only), from :func:`forward_flops`;
-- one thread per :data:`MIN_FLOPS_PER_THREAD` (25 MFLOP) of that work, at
-  least one and at most the caller's current count.
+- one thread per :data:`MIN_FLOPS_PER_THREAD` of that work, at least one and
+  at most the caller's current count.
 
-The threshold is where a second thread starts to pay on an idle machine
-(``benchmarks/run.py --case threads``, see
-``docs/user_guide/performance.md``). On 2 cores, over two full runs, a second
-thread made steps of up to 20 MFLOP no faster (0.88-1.0x the time) and steps
-of 50 MFLOP and more 1.2 to 2 times faster (0.77-0.80x at 50 MFLOP,
-0.65-0.85x at the article's 78 MFLOP model, 0.51-0.61x from 600 MFLOP).
-Below it one thread loses nothing and rules out the worst of a busy
-neighbour: with a process spinning on the other core, two threads made the
-smallest steps 1.9 to 3.4 times slower, and a whole small fit up to 36 times
-under heavier load. Above it the policy takes the idle machine's gain, as
+The threshold is where a second thread starts to pay on an idle machine:
+below it one thread loses nothing and rules out the worst of a busy
+neighbour; above it the policy takes the idle machine's gain, as
 scikit-learn's BLAS-based estimators do with all the cores, and accepts the
-risk they run: with that neighbour, two threads made steps of 50 MFLOP to 5
-GFLOP 1.5 to 2.8 times slower than one. On a machine known to be shared, set
-the count explicitly (below).
+risk they run. The measurements behind it, and the commands that reproduce
+them (``benchmarks/run.py --case threads,busy``), are in the performance
+guide (``docs/user_guide/performance.md``, "The thread policy"). On a
+machine known to be shared, set the count explicitly (below).
 
 numpy's and scipy's BLAS (OpenBLAS in their wheels) spin-wait as well, and a
 fit multiplies matrices in numpy too: PCA's start (the cross-products of the
 data, one chunk of rows per step) and its test after training. Where the
 policy lowers torch's count it lowers theirs to the same for the block,
 through threadpoolctl, unless a BLAS variable is set in the environment.
-With a busy neighbour, the default fit on the digits took 0.26-0.35 s with
-BLAS left at two threads and 0.21-0.24 s with it at one (0.22 s with
-``OMP_NUM_THREADS=1``).
 
 The count is set for the duration of the call only and the caller's count is
 restored afterwards. An explicit choice is left alone: ``OMP_NUM_THREADS`` or
@@ -114,13 +103,23 @@ def explicit_choice(current):
     return current != default_threads()
 
 
+_CONVOLUTIONS = (
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+)
+
+
 def _positions(module, output):
     """How many times per sample a layer applies its weights."""
     if isinstance(output, (tuple, list)):
         output = output[0]
     if not isinstance(output, torch.Tensor) or output.dim() < 2:
         return 1
-    if isinstance(module, nn.modules.conv._ConvNd):
+    if isinstance(module, _CONVOLUTIONS):
         return output[0, 0].numel()  # (1, channels, *spatial)
     if isinstance(module, nn.RNNBase):
         # (1, T, H) batch first, or (T, 1, H)

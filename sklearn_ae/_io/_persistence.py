@@ -35,23 +35,20 @@ it, and refuses what does not hold with a ``ValueError`` that says why:
    describe is built on the meta device (no memory), its size compared with
    the bytes of ``model.safetensors``, and every tensor's name, dtype and
    shape compared with it; weights and the mean must be finite;
-4. the optimizer state: the class by name, each parameter group's
-   hyperparameters (finite, non-negative, in range) and every state tensor
-   against the parameter it belongs to (name, dtype, shape, finite values),
-   using a template state made by the same optimizer class.
+4. the optimizer state, once the net is built (its size checked in 3): the
+   class by name, the parameter group's hyperparameters against the built
+   optimizer's (finite, non-negative, in range), every state entry against
+   the table of what that optimizer keeps and the parameter it belongs to
+   (name, dtype, shape, finite values), then torch's ``load_state_dict``
+   into the real optimizer.
 
-Only then is the net built, through the builder that ``fit`` uses, and filled
-in.
+The net is built through the builder that ``fit`` uses, and filled in.
 """
 
-import contextlib
-import inspect
 import json
 import math
 import os
 import re
-import secrets
-import stat
 import warnings
 import zipfile
 from numbers import Integral, Real
@@ -70,11 +67,12 @@ from .._config import (
     _unavailable,
     build_net,
     meta_module,
-    optimizer_spec,
     resolve_device,
 )
+from .._fitted import FITTED, base_kind
 from .._scaling import InputScaler
 from .._version import __version__
+from ._files import open_regular, replace_atomically
 
 __all__ = ["load", "save"]
 
@@ -90,11 +88,15 @@ _MEMBERS = {_WEIGHTS, _METADATA}
 # loss_curve_ of ~600,000 epochs, or ~1,000,000 feature names.
 _MAX_METADATA_BYTES = 16 * 2**20
 _MAX_CONTAINERS = 100_000
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# A string, or an unterminated one up to the end: the match never fails
+# once it has started, so it never backtracks (linear time on any input).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
 _OPT_PREFIX = "optimizer.state."
-# Written by development versions before the generators were seeded per
-# call; accepted (if well-formed) and ignored.
-_LEGACY_GENERATOR = "generator.state"
+# The width of a row (n_features_in_) that later calls allocate for (sample,
+# transform's batches, an LSTM's timesteps) must be pinned by the file: at
+# most the number of values it stores (an MLP's first layer, the mean), or,
+# where nothing pins it (an LSTM with loss="bce"), this many (4 MiB a row).
+_MAX_FREE_FEATURES = 2**20
 
 
 def _qualified(cls):
@@ -119,27 +121,29 @@ _METADATA_KEYS = {
     "module_class",
     "fitted",
 }
-_FITTED_KEYS = {
-    "n_features_in_",
-    "feature_names_in_",
-    "n_components_",
-    "n_iter_",
-    "best_epoch_",
-    "loss_curve_",
-    "validation_loss_curve_",
-    "explained_variance_fraction_",
-    "seed",
-    "dtype",
-    "scale_",
-    "has_mean",
-    "device",
-}
+# The declared fitted values, and what the net holds (the mean is a tensor).
+_FITTED_KEYS = {f.key for f in FITTED} | {"scale_", "has_mean", "device"}
 # How this machine runs an optimizer, not part of the model: the loaded
 # optimizer keeps its own (a file saved where "fused" was available loads
 # where it is not).
 _IMPLEMENTATION_KEYS = {"fused", "foreach", "capturable", "differentiable"}
 # What torch's learning-rate schedulers add to a parameter group.
 _SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
+# What each optimizer keeps per parameter once it has stepped (with the
+# hyperparameters the estimator leaves at their defaults: no amsgrad, no
+# momentum, not centered), and whether it has it from its construction.
+_OPTIMIZER_STATE = {
+    "Adam": ({"step", "exp_avg", "exp_avg_sq"}, False),
+    "AdamW": ({"step", "exp_avg", "exp_avg_sq"}, False),
+    "NAdam": ({"step", "mu_product", "exp_avg", "exp_avg_sq"}, False),
+    "RAdam": ({"step", "exp_avg", "exp_avg_sq"}, False),
+    "Adadelta": ({"step", "square_avg", "acc_delta"}, False),
+    "Adagrad": ({"step", "sum"}, True),
+    "RMSprop": ({"step", "square_avg"}, False),
+    "SGD": (set(), False),
+}
+# The state entries that are one number (a 0-d tensor), not one per weight.
+_SCALAR_STATE = {"step", "mu_product"}
 # Optimizer state that is a count or a second moment: never negative.
 _NON_NEGATIVE_STATE = {
     "step",
@@ -235,40 +239,21 @@ def _params_to_json(params):
 
 
 def _optimizer_to_json(optimizer, tensors):
-    """The optimizer's state: tensors into ``tensors``, the rest as JSON.
+    """The optimizer's state: its tensors into ``tensors``, the rest as JSON.
 
-    Returns None (and the state is not saved, with a warning) when a value is
-    neither a tensor nor a plain value.
+    (The optimizers that ``save`` accepts keep only tensors per parameter.)
     """
     state_dict = optimizer.state_dict()
-    found = {}
-    try:
-        plain = {}
-        for idx, param_state in state_dict["state"].items():
-            plain[str(idx)] = {}
-            for key, value in param_state.items():
-                if torch.is_tensor(value):
-                    found[f"{_OPT_PREFIX}{idx}.{key}"] = value.detach().cpu()
-                else:
-                    plain[str(idx)][key] = _encode(key, value)
-        groups = [
-            {k: _encode(k, v) for k, v in group.items()}
-            for group in state_dict["param_groups"]
-        ]
-    except TypeError:
-        warnings.warn(
-            f"The state of optimizer {type(optimizer).__name__} is not saved (it "
-            "holds values that are neither tensors nor plain values); a "
-            "partial_fit after load starts a fresh optimizer.",
-            UserWarning,
-            stacklevel=4,
-        )
-        return None
-    tensors.update({k: v.contiguous() for k, v in found.items()})
+    for idx, entry in state_dict["state"].items():
+        for key, value in entry.items():
+            tensors[f"{_OPT_PREFIX}{idx}.{key}"] = value.detach().cpu().contiguous()
     return {
         "class": _qualified(type(optimizer)),
-        "state": plain,
-        "param_groups": groups,
+        "state": {str(idx): {} for idx in state_dict["state"]},
+        "param_groups": [
+            {k: _encode(k, v) for k, v in group.items()}
+            for group in state_dict["param_groups"]
+        ],
     }
 
 
@@ -301,47 +286,8 @@ def serialise(estimator_name, params, state, net):
         optimizer = OPTIMIZERS[optimizer]
     if type(net.optimizer_) is optimizer:
         # (Not when the optimizer parameter was changed after the fit.)
-        saved = _optimizer_to_json(net.optimizer_, tensors)
-        if saved is not None:
-            metadata["optimizer"] = saved
+        metadata["optimizer"] = _optimizer_to_json(net.optimizer_, tensors)
     return metadata, tensors
-
-
-def _replace_atomically(path, write):
-    """Call ``write(file)`` on a new file that then replaces ``path``.
-
-    The data go to a temporary file next to the target, which is renamed
-    over it only once complete and flushed to disk: a failed save (a full
-    disk, an exception, Ctrl-C) never leaves a truncated file where a good
-    one was. A symbolic link is followed, so its target is replaced and the
-    link kept; the target's permission bits are kept (a new file gets the
-    usual ones, 0666 less the umask).
-    """
-    target = Path(os.path.realpath(path))
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = None
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, flags, 0o666)
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def save(path, estimator_name, params, state, net):
@@ -369,7 +315,7 @@ def save(path, estimator_name, params, state, net):
             archive.writestr(_METADATA, text)
             archive.writestr(_WEIGHTS, weights)
 
-    _replace_atomically(path, write)
+    replace_atomically(path, write)
     return Path(path)
 
 
@@ -399,8 +345,7 @@ def _read(path):
     """
     from safetensors.torch import load as st_load
 
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+    with open_regular(path, lambda why: _refuse(path, why)) as (f, size):
         head = f.read(1)
         f.seek(0)
         try:
@@ -450,15 +395,19 @@ def _read(path):
                 raise _refuse(
                     path, f"the archive is damaged ({type(exc).__name__}: {exc})"
                 ) from None
-    outside_strings = _JSON_STRING.sub(b"", raw_meta)
-    containers = outside_strings.count(b"[") + outside_strings.count(b"{")
+    containers = raw_meta.count(b"[") + raw_meta.count(b"{")
+    if containers > _MAX_CONTAINERS:  # then count only those outside strings
+        outside_strings = _JSON_STRING.sub(b"", raw_meta)
+        containers = outside_strings.count(b"[") + outside_strings.count(b"{")
     if containers > _MAX_CONTAINERS:
         raise _refuse(
             path,
             f"{_METADATA} holds {containers:,} lists and objects (a model's has ~50)",
         )
     try:
-        metadata = json.loads(raw_meta.decode("utf-8"))
+        metadata = json.loads(raw_meta.decode("utf-8"), parse_int=_json_int)
+    except _HugeInt as exc:
+        raise _refuse(path, f"{_METADATA} holds {exc}") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _refuse(path, f"{_METADATA} is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
@@ -493,6 +442,23 @@ def _is_real(value):
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
+class _HugeInt(ValueError):
+    pass
+
+
+def _json_int(text):
+    """A JSON integer, refused outside int64 (no value of a model is)."""
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        digits = len(text.lstrip("-"))
+        raise _HugeInt(f"an integer of {digits} digits, outside the int64 range")
+    return value
+
+
+def _is_finite(value):
+    return _is_real(value) and math.isfinite(float(value))
+
+
 def _int(name, value, low=0, high=None):
     if not _is_int(value) or value < low or (high is not None and value > high):
         bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
@@ -501,7 +467,7 @@ def _int(name, value, low=0, high=None):
 
 
 def _finite(name, value, *, positive=False):
-    if not _is_real(value) or not math.isfinite(value) or (positive and value <= 0):
+    if not _is_finite(value) or (positive and value <= 0):
         kind = "a finite positive number" if positive else "a finite number"
         raise ValueError(f"{name} must be {kind}, got {value!r}")
     return float(value)
@@ -565,22 +531,48 @@ def _check_params(saved, estimator_name):
     return params
 
 
+def _names(name, value):
+    if not (isinstance(value, list) and all(isinstance(n, str) for n in value)):
+        raise ValueError(f"{name} must be None or a list of strings")
+    return value
+
+
+def _dtype(name, value):
+    if value not in ("float32", "float64"):
+        raise ValueError(f"{name} must be 'float32' or 'float64', got {value!r}")
+    return value
+
+
+# A check of each kind of the declared fitted state (sklearn_ae._fitted).
+_KINDS = {
+    "size": lambda name, value: _int(name, value, low=1),
+    "count": _int,
+    "seed": lambda name, value: _int(name, value, high=2**32 - 1),
+    "curve": _curve,
+    "number": _finite,
+    "names": _names,
+    "dtype": _dtype,
+}
+
+
 def _check_fitted(fitted, params):
+    """The declared fitted values, each checked by its kind, then together."""
     _keys("fitted", fitted, _FITTED_KEYS)
-    n_features = _int("n_features_in_", fitted["n_features_in_"], low=1)
-    names = fitted["feature_names_in_"]
-    if names is not None and not (
-        isinstance(names, list)
-        and len(names) == n_features
-        and all(isinstance(n, str) for n in names)
-    ):
+    state = {}
+    for field in FITTED:
+        value = fitted[field.key]
+        if not (value is None and " or " in field.kind):
+            value = _KINDS[base_kind(field.kind)](field.key, value)
+        state[field.key] = value
+    n_features, n_iter = state["n_features_in_"], state["n_iter_"]
+    names = state["feature_names_in_"]
+    if names is not None and len(names) != n_features:
         raise ValueError(
             f"feature_names_in_ must be None or {n_features} strings (one per feature)"
         )
     # n_components is resolved on the training data (as PCA's is): an int is
     # the width itself; a fraction, "mle" or None give at most n_features.
-    n_components = _int("n_components_", fitted["n_components_"])
-    requested = params["n_components"]
+    n_components, requested = state["n_components_"], params["n_components"]
     if _is_int(requested) and n_components != requested:
         raise ValueError(
             f"n_components_={n_components} differs from the parameter "
@@ -591,24 +583,18 @@ def _check_fitted(fitted, params):
             f"n_components_={n_components} is more than the {n_features} "
             f"features, which n_components={requested!r} cannot give"
         )
-    n_iter = _int("n_iter_", fitted["n_iter_"])
-    curve = fitted["validation_loss_curve_"]
-    if curve is not None:
-        curve = _curve("validation_loss_curve_", curve)
-        if len(curve) > n_iter:
-            raise ValueError(
-                f"validation_loss_curve_ has {len(curve)} entries, more than "
-                f"n_iter_={n_iter}"
-            )
-    best_epoch = _int("best_epoch_", fitted["best_epoch_"], high=n_iter)
-    fraction = fitted["explained_variance_fraction_"]
-    if fraction is not None:
-        fraction = _finite("explained_variance_fraction_", fraction)
-        if fraction > 1:
-            raise ValueError(f"explained_variance_fraction_ is {fraction}, more than 1")
-    dtype = fitted["dtype"]
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    # loss_curve_ has one entry per epoch trained.
+    _curve("loss_curve_", state["loss_curve_"], n_iter)
+    curve = state["validation_loss_curve_"]
+    if curve is not None and len(curve) > n_iter:
+        raise ValueError(
+            f"validation_loss_curve_ has {len(curve)} entries, more than "
+            f"n_iter_={n_iter}"
+        )
+    _int("best_epoch_", state["best_epoch_"], high=n_iter)
+    fraction = state["explained_variance_fraction_"]
+    if fraction is not None and fraction > 1:
+        raise ValueError(f"explained_variance_fraction_ is {fraction}, more than 1")
     if not isinstance(fitted["has_mean"], bool):
         raise ValueError(f"has_mean must be true or false, got {fitted['has_mean']!r}")
     scale = _finite("scale_", fitted["scale_"], positive=True)
@@ -616,19 +602,7 @@ def _check_fitted(fitted, params):
         raise ValueError(f"scale_ is {scale}, but without a mean it must be 1.0")
     if not isinstance(fitted["device"], str):
         raise ValueError(f"device must be a string, got {fitted['device']!r}")
-    return {
-        "n_features_in_": n_features,
-        "feature_names_in_": names,
-        "n_components_": n_components,
-        "n_iter_": n_iter,
-        "best_epoch_": best_epoch,
-        "explained_variance_fraction_": fraction,
-        # loss_curve_ has one entry per epoch trained.
-        "loss_curve_": _curve("loss_curve_", fitted["loss_curve_"], n_iter),
-        "validation_loss_curve_": curve,
-        "seed": _int("seed", fitted["seed"], high=2**32 - 1),
-        "dtype": np.dtype(dtype),
-    }
+    return state
 
 
 def _check_metadata(metadata, estimator_name):
@@ -693,14 +667,13 @@ def _expected_module(params, n_features, n_module_tensors, n_bytes):
 
 
 def _check_group(i, group, expected, n_params):
-    """A saved parameter group's hyperparameters, as keyword arguments."""
+    """Check a saved parameter group against the built one, ``expected``."""
     _keys(f"optimizer param_groups[{i}]", group, expected, optional=_SCHEDULER_KEYS)
     if group["params"] != list(range(n_params)):
         raise ValueError(
             f"optimizer param_groups[{i}]['params'] must be the indices "
             f"0..{n_params - 1}"
         )
-    hyper = {}
     for key, value in group.items():
         if key == "params":
             continue
@@ -711,7 +684,7 @@ def _check_group(i, group, expected, n_params):
                 raise ValueError(f"{label} must be true, false or null")
             continue  # the built optimizer's own are kept
         if _is_real(reference):
-            if not _is_real(value) or not math.isfinite(value) or value < 0:
+            if not _is_finite(value) or value < 0:
                 raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
         elif isinstance(reference, tuple):
             if not (
@@ -724,97 +697,68 @@ def _check_group(i, group, expected, n_params):
                 )
         elif value != reference or type(value) is not type(reference):
             raise ValueError(f"{label} must be {reference!r}, got {value!r}")
-        if key not in _SCHEDULER_KEYS:
-            hyper[key] = value
-    return hyper
 
 
-def _template_state(optimizer_cls, hyper):
-    """``(state after construction, state after one step)`` of one stand-in.
+def _check_optimizer(saved, tensors, optimizer):
+    """The optimizer state dict for ``optimizer`` (the built one), checked.
 
-    A stand-in parameter of 3 values shows which state entries are shaped
-    like their parameter (shape ``(3,)``) and which are fixed (``step``:
-    shape ``()``), with their dtypes.
+    The hyperparameters are checked against the built optimizer's own, and
+    every state entry against the table of what this optimizer class keeps
+    and the parameter it belongs to (shape, dtype, finite values); torch's
+    ``load_state_dict`` then checks the groups and their sizes.
     """
-    standin = torch.zeros(3, requires_grad=True)
-    accepted = inspect.signature(optimizer_cls).parameters
-    # (AdamW's group has "decoupled_weight_decay", which it sets itself.)
-    hyper = {k: v for k, v in hyper.items() if k in accepted}
-    try:
-        optimizer = optimizer_cls([standin], **hyper)
-    except (ValueError, TypeError, RuntimeError) as exc:
-        raise ValueError(f"invalid optimizer hyperparameters ({exc})") from None
-    initial = {k: v for k, v in optimizer.state[standin].items()}
-    standin.grad = torch.full_like(standin, 0.5)
-    optimizer.step()
-    return initial, dict(optimizer.state[standin])
-
-
-def _check_optimizer(saved, tensors, optimizer_cls, kwargs, shapes):
-    """The optimizer state dict from validated JSON and tensors."""
     _keys("optimizer", saved, {"class", "state", "param_groups"})
-    if saved["class"] != _qualified(optimizer_cls):
+    cls = type(optimizer)
+    if saved["class"] != _qualified(cls):
         raise ValueError(
             f"the optimizer state is for {saved['class']!r}, but the parameters "
-            f"build {_qualified(optimizer_cls)!r}"
+            f"build {_qualified(cls)!r}"
         )
-    standin = torch.zeros(1, requires_grad=True)
-    expected = optimizer_cls([standin], **kwargs).param_groups[0]
+    expected = optimizer.param_groups[0]
+    params = expected["params"]
     groups = saved["param_groups"]
     if not (isinstance(groups, list) and len(groups) == 1):
         raise ValueError("the optimizer state must have one parameter group")
     group = {k: _decode(v) for k, v in _dict("param_groups[0]", groups[0]).items()}
-    hyper = _check_group(0, group, expected, len(shapes))
-    implementation = {k: expected[k] for k in _IMPLEMENTATION_KEYS & set(expected)}
-    initial, template = _template_state(optimizer_cls, {**hyper, **implementation})
+    _check_group(0, group, expected, len(params))
+    # How this machine runs the optimizer (e.g. fused) stays its own.
+    group.update({k: expected[k] for k in _IMPLEMENTATION_KEYS & set(expected)})
 
-    plain = _dict("optimizer state", saved["state"])
     state = {}
-    for idx, values in plain.items():
-        if not (isinstance(idx, str) and _INDEX.fullmatch(idx)) or int(idx) >= len(
-            shapes
-        ):
+    for idx, values in _dict("optimizer state", saved["state"]).items():
+        if not (_INDEX.fullmatch(idx) and int(idx) < len(params)):
             raise ValueError(f"optimizer state for parameter {idx!r}, which is not one")
-        state[int(idx)] = {
-            k: _decode(v) for k, v in _dict(f"state[{idx}]", values).items()
-        }
+        if _dict(f"state[{idx}]", values):
+            raise ValueError(f"the optimizer state of parameter {idx} is not tensors")
+        state[int(idx)] = {}
     for name, tensor in tensors.items():
         idx, _, key = name.removeprefix(_OPT_PREFIX).partition(".")
-        if not (_INDEX.fullmatch(idx) and int(idx) < len(shapes) and key):
+        if not (_INDEX.fullmatch(idx) and int(idx) < len(params) and key):
             raise ValueError(f"unexpected tensor {name!r}")
-        entry = state.setdefault(int(idx), {})
-        if key in entry:
-            raise ValueError(f"optimizer state {key!r} of parameter {idx} is twice")
-        entry[key] = tensor
+        state.setdefault(int(idx), {})[key] = tensor
 
-    for idx, shape in enumerate(shapes):
+    keys, from_the_start = _OPTIMIZER_STATE[cls.__name__]
+    scalar_dtype = (
+        torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    )
+    for idx, param in enumerate(params):
         entry = state.get(idx, {})
-        if not entry and not initial:
+        if not entry and not from_the_start:
             continue  # a parameter that never had a gradient
-        if set(entry) != set(template):
+        if set(entry) != keys:
             raise ValueError(
                 f"the optimizer state of parameter {idx} has {sorted(entry)}, "
-                f"expected {sorted(template)}"
+                f"expected {sorted(keys)}"
             )
-        for key, reference in template.items():
-            value, label = entry[key], f"{_OPT_PREFIX}{idx}.{key}"
-            if torch.is_tensor(reference):
-                if not torch.is_tensor(value):
-                    raise ValueError(f"{label} must be a tensor")
-                like_param = tuple(reference.shape) == (3,)
-                _check_tensor(
-                    label,
-                    value,
-                    shape if like_param else reference.shape,
-                    reference.dtype,
-                    non_negative=key in _NON_NEGATIVE_STATE,
-                )
-            elif _is_real(reference):
-                _finite(label, value)
-                if key in _NON_NEGATIVE_STATE and value < 0:
-                    raise ValueError(f"{label} must be >= 0, got {value!r}")
-            elif value != reference or type(value) is not type(reference):
-                raise ValueError(f"{label} must be {reference!r}, got {value!r}")
+        for key, value in sorted(entry.items()):
+            scalar = key in _SCALAR_STATE
+            _check_tensor(
+                f"{_OPT_PREFIX}{idx}.{key}",
+                value,
+                () if scalar else param.shape,
+                scalar_dtype if scalar else param.dtype,
+                non_negative=key in _NON_NEGATIVE_STATE,
+            )
     return {"state": state, "param_groups": [group]}
 
 
@@ -828,9 +772,6 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
     """Split and check the tensors: ``(mean, module_state, optimizer_state)``."""
     n_features = state["n_features_in_"]
     tensors = dict(tensors)
-    legacy = tensors.pop(_LEGACY_GENERATOR, None)
-    if legacy is not None and (legacy.dtype != torch.uint8 or legacy.dim() != 1):
-        raise ValueError(f"tensor {_LEGACY_GENERATOR!r} is not a byte vector")
     mean = tensors.pop("scaler.mean", None)
     if has_mean:
         if mean is None:
@@ -851,6 +792,17 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
     if unknown:
         raise ValueError(f"{_WEIGHTS} holds unexpected tensors {unknown}")
 
+    stored = sum(t.numel() for t in module_state.values()) + (
+        0 if mean is None else mean.size
+    )
+    if n_features > max(stored, _MAX_FREE_FEATURES):
+        # (An LSTM's weights do not depend on the number of timesteps, and
+        # without a mean nothing else pins the width of a row.)
+        raise ValueError(
+            f"n_features_in_={n_features:,} is more than the {stored:,} values "
+            f"the file stores and than the {_MAX_FREE_FEATURES:,} features "
+            "load() accepts beyond them"
+        )
     params = {**params, "n_components": state["n_components_"]}
     module = _expected_module(params, n_features, len(module_state), n_bytes)
     saved_class = metadata["module_class"]
@@ -874,22 +826,15 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
         except ValueError as exc:
             raise ValueError(f"the weights do not fit the model: {exc}") from None
 
-    optimizer_state = None
-    if "optimizer" in metadata:
-        optimizer_cls, kwargs = optimizer_spec(params, "cpu")
-        shapes = [tuple(p.shape) for p in module.parameters()]
-        optimizer_state = _check_optimizer(
-            metadata["optimizer"], opt_tensors, optimizer_cls, kwargs, shapes
-        )
-    elif opt_tensors:
+    if opt_tensors and "optimizer" not in metadata:
         raise ValueError("it holds optimizer tensors but no optimizer state")
-    return mean, module_state, optimizer_state
+    return mean, module_state, opt_tensors
 
 
 def _check_versions(path, saved):
     here = _versions()
     diffs = [
-        f"{name} {saved.get(name)} (now {version})"
+        f"{name} {saved.get(name)!r} (now {version!r})"
         for name, version in here.items()
         if saved.get(name) != version
     ]
@@ -917,22 +862,22 @@ def load(path, estimator_name, *, device=None):
     """Read a model file: ``(params, state, net)``; see the module docstring.
 
     ``state`` holds the fitted values that ``save`` was given; ``net`` is
-    built from ``params`` by the same function that ``fit`` uses, then filled
-    in with the saved weights and optimizer state, once all of them have
-    been checked.
+    built from ``params`` by the same function that ``fit`` uses (once its
+    size and weights have been checked against the file), then filled in
+    with the saved weights and the optimizer state, once checked.
     """
     if device is not None:
         device = _load_device(device)
     metadata, tensors, n_bytes = _read(path)
+    refused = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
+    # (ValueError includes scikit-learn's InvalidParameterError.)
     try:
         params, state, scale, has_mean = _check_metadata(metadata, estimator_name)
-        mean, module_state, optimizer_state = _check_weights(
+        mean, module_state, opt_tensors = _check_weights(
             params, state, has_mean, tensors, n_bytes, metadata
         )
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-        # ValueError includes scikit-learn's InvalidParameterError.
+    except (*refused, OverflowError) as exc:
         raise _refuse(path, str(exc)) from None
-    _check_versions(path, metadata["versions"])
     saved_device = str(params["device"])
     if device is not None:
         params["device"] = device
@@ -952,14 +897,13 @@ def load(path, estimator_name, *, device=None):
     built = {**params, "n_components": state["n_components_"]}  # as resolved
     try:
         net = build_net(built, state["n_features_in_"], scaler, state["seed"])
-    except ValueError as exc:  # e.g. mask noise of 1 or more
+        with torch.no_grad():
+            net.module_.load_state_dict(module_state, strict=True)
+        if "optimizer" in metadata:
+            net.optimizer_.load_state_dict(
+                _check_optimizer(metadata["optimizer"], opt_tensors, net.optimizer_)
+            )
+    except refused as exc:  # e.g. mask noise of 1 or more
         raise _refuse(path, str(exc)) from None
-    with torch.no_grad():
-        net.module_.load_state_dict(module_state, strict=True)
-    if optimizer_state is not None:
-        # How this machine runs the optimizer (e.g. fused) stays its own.
-        built = net.optimizer_.param_groups[0]
-        for group in optimizer_state["param_groups"]:
-            group.update({k: built[k] for k in _IMPLEMENTATION_KEYS & set(built)})
-        net.optimizer_.load_state_dict(optimizer_state)
+    _check_versions(path, metadata["versions"])
     return params, state, net

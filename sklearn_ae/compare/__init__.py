@@ -17,7 +17,16 @@ It uses the file's numeric columns (standardised) and one-hot encodes its
 categorical ones, then writes ``results.md``, ``results.csv``, ``views.png``
 and ``metrics.png`` into ``--output-dir``. ``python -m sklearn_ae.compare
 --help`` lists the options.
+
+``sklearn_ae.compare`` is this module, and calling it calls :func:`compare`:
+``from sklearn_ae import compare; compare(reducers, X, y)`` and ``python -m
+sklearn_ae.compare`` both work, and the name means one object whatever was
+imported first.
 """
+
+import inspect
+import sys
+import types
 
 from ._cli import DEFAULT_METHODS, METHODS, format_markdown, main
 from ._compare import METRICS, ComparisonDetails, compare
@@ -31,3 +40,14 @@ __all__ = [
     "format_markdown",
     "main",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """The module ``sklearn_ae.compare``, which ``compare(...)`` also calls."""
+
+    def __call__(self, *args, **kwargs):
+        return compare(*args, **kwargs)
+
+
+__signature__ = inspect.signature(compare)  # what help() and IDEs show for a call
+sys.modules[__name__].__class__ = _CallableModule

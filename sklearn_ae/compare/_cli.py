@@ -1,11 +1,13 @@
 """The command line: ``python -m sklearn_ae.compare data.csv --target label``."""
 
 import argparse
+import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ._compare import _TASKS, compare
+from ._compare import _SPREAD, _TASKS, _format_value, compare
 
 # -- the command line --------------------------------------------------------
 
@@ -40,7 +42,7 @@ def _isomap(n_components, **_):
 
 
 def _autoencoder(n_components, epochs, random_state, **_):
-    from sklearn_ae import AutoencoderTransformer
+    from .._autoencoder import AutoencoderTransformer
 
     return AutoencoderTransformer(
         n_components=n_components, max_iter=epochs, random_state=random_state
@@ -48,7 +50,7 @@ def _autoencoder(n_components, epochs, random_state, **_):
 
 
 def _vae(n_components, epochs, random_state, **_):
-    from sklearn_ae import AutoencoderTransformer
+    from .._autoencoder import AutoencoderTransformer
 
     return AutoencoderTransformer(
         n_components=n_components,
@@ -63,7 +65,7 @@ def _umap(n_components, random_state, **_):
         from umap import UMAP
     except ImportError as exc:
         raise ImportError(
-            "umap-learn is not installed (pip install sklearn-ae[compare])"
+            "umap-learn is not installed (pip install umap-learn)"
         ) from exc
     # n_jobs=1: umap is sequential anyway once seeded, and says so otherwise
     return UMAP(n_components=n_components, random_state=random_state, n_jobs=1)
@@ -108,9 +110,7 @@ def _read(path, parser):
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - depends on the environment
-        parser.error(
-            "reading a data file needs pandas: pip install sklearn-ae[compare]"
-        )
+        parser.error("reading a data file needs pandas: pip install pandas")
 
     if not path.is_file():
         parser.error(f"{path}: no such file.")
@@ -163,6 +163,41 @@ def _preprocessor(frame, standardize):
     return transformer, numeric, categorical, dropped
 
 
+def _count(text):
+    """argparse type: an int of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _n_jobs(text):
+    """argparse type: a positive int, or a negative one as joblib reads it."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0 (1: no parallelism)")
+    return value
+
+
+def _fraction(text):
+    """argparse type: a fraction strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:  # False for nan
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction between 0 and 1 (exclusive), got {text!r}"
+        )
+    return value
+
+
 def _parse(argv):
     parser = argparse.ArgumentParser(
         prog="python -m sklearn_ae.compare",
@@ -178,8 +213,18 @@ def _parse(argv):
         "not a feature. Without it, only unsupervised metrics",
     )
     parser.add_argument(
+        "--drop",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COLUMN",
+        help="columns to leave out (an id, a date, a leaking copy of the "
+        "target); a row-index column (unnamed, or R's 'rownames', with one "
+        "distinct value per row) is left out without asking",
+    )
+    parser.add_argument(
         "--n-components",
-        type=int,
+        type=_count,
         default=2,
         help="code size of every method (t-SNE always 2; default 2)",
     )
@@ -197,18 +242,25 @@ def _parse(argv):
     )
     parser.add_argument(
         "--test-size",
-        type=float,
+        type=_fraction,
         default=0.2,
         help="held-out fraction of the rows (default 0.2)",
     )
     parser.add_argument(
+        "--repeats",
+        type=_count,
+        default=1,
+        help="random training/held-out splits; more than 1 reports the mean "
+        "and standard deviation of each number (default 1)",
+    )
+    parser.add_argument(
         "--n-neighbors",
-        type=int,
+        type=_count,
         default=5,
         help="neighbours of kNN, trustworthiness, continuity (default 5)",
     )
     parser.add_argument(
-        "--epochs", type=int, default=50, help="autoencoder epochs (default 50)"
+        "--epochs", type=_count, default=50, help="autoencoder epochs (default 50)"
     )
     parser.add_argument(
         "--task",
@@ -231,7 +283,11 @@ def _parse(argv):
         "--random-state", type=int, default=0, help="seed of everything (default 0)"
     )
     parser.add_argument(
-        "--n-jobs", type=int, default=None, help="methods fitted in parallel"
+        "--n-jobs",
+        type=_n_jobs,
+        default=None,
+        help="fits run in parallel, at most one per method and split and one "
+        "per CPU (-1: all CPUs; default 1)",
     )
     return parser, parser.parse_args(argv)
 
@@ -246,18 +302,19 @@ def _image_shape(text, parser):
     return height, width
 
 
-def _cell(column, value):
-    if isinstance(value, str):
-        return value
-    if value is None or not np.isfinite(value):
-        return "-"
-    if column == "n_components":
-        return str(int(value))
-    if column.endswith("_time"):
-        return f"{value:.2f}"
-    if column == "reconstruction_mse":
-        return f"{value:.4g}"
-    return f"{value:.3f}"
+def _cell(row, column, repeats):
+    value = row[column]
+    if column == "kept_pca":
+        if not np.isfinite(value):
+            return "-"
+        if repeats == 1:
+            return "yes" if value == 1 else "no"
+        return f"{round(value * repeats)}/{repeats}"
+    text = _format_value(column, value)
+    spread = row.get(column + _SPREAD)
+    if spread is not None and np.isfinite(spread):
+        text += f" ± {_format_value(column, spread)}"
+    return text
 
 
 def format_markdown(result, extra=None):
@@ -265,7 +322,9 @@ def format_markdown(result, extra=None):
 
     Numbers are rounded (scores to 3 decimals, the reconstruction error to 4
     significant digits, times to 0.01 s), NaN is ``-``; the ``note`` and
-    ``error`` columns become a list under the table.
+    ``error`` columns become a list under the table. A repeated comparison's
+    cells read ``mean ± std`` (its ``_std`` columns join their values);
+    ``kept_pca`` reads ``yes`` or ``no``, or ``3/5`` of the splits.
 
     Parameters
     ----------
@@ -294,12 +353,19 @@ def format_markdown(result, extra=None):
     |---|---|---|---|
     | PCA | 2 | 0.930 | 0.972 |
     """
-    columns = [c for c in result.columns if c not in ("note", "error")]
+    details = result.attrs.get("details")
+    repeats = getattr(details, "repeats", 1)
+    columns = [
+        c
+        for c in result.columns
+        if c not in ("note", "error")
+        and not (c.endswith(_SPREAD) and c[: -len(_SPREAD)] in result.columns)
+    ]
     extra = extra or {}
     header = ["reducer", *columns, *extra]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, row in result.iterrows():
-        cells = [str(name)] + [_cell(c, row[c]) for c in columns]
+        cells = [str(name)] + [_cell(row, c, repeats) for c in columns]
         cells += [
             "-" if extra[c].get(name) is None else str(extra[c][name]) for c in extra
         ]
@@ -362,17 +428,22 @@ def main(argv=None):
             else "--methods is empty."
         )
     frame = _read(args.data, parser)
+    frame, left_out = _leave_out(frame, args, parser)
     if args.target is not None:
-        if args.target not in frame.columns:
-            parser.error(
-                f"target column {args.target!r} is not in {args.data.name}; its "
-                f"columns are: {', '.join(map(str, frame.columns))}."
-            )
         missing = frame[args.target].isna()
+        if missing.all():
+            parser.error(
+                f"target column {args.target!r} is empty: none of the "
+                f"{len(frame)} rows of {args.data.name} has a value."
+            )
         if missing.any():
             print(f"Dropped {int(missing.sum())} rows without a {args.target!r}.")
             frame = frame[~missing]
     features = frame.drop(columns=[args.target]) if args.target else frame
+    empty = [c for c in features.columns if features[c].isna().all()]
+    if empty:
+        left_out.append(f"{_names(empty)}: empty")
+        features = features.drop(columns=empty)
     preprocessor, numeric, categorical, dropped = _preprocessor(
         features, args.standardize
     )
@@ -383,7 +454,7 @@ def main(argv=None):
             + f" (columns: {', '.join(map(str, features.columns))}); "
             "compare needs numbers."
         )
-    n_test = max(1, round(args.test_size * len(frame)))
+    n_test = max(1, math.ceil(args.test_size * len(frame)))
     reducers = {}
     for name in names:
         try:
@@ -397,6 +468,7 @@ def main(argv=None):
             print(f"Skipped {name}: {exc}.")
     if not reducers:
         parser.error("no method left to compare.")
+    _check_output_dir(args.output_dir, parser)  # before minutes of fitting
     print(
         f"{args.data.name}: {len(frame)} rows; {len(numeric)} numeric columns"
         f"{' (standardised)' if args.standardize else ''}, "
@@ -405,12 +477,16 @@ def main(argv=None):
         + (f"; target {args.target!r}" if args.target else "; no target")
         + "."
     )
+    filled = _filled(features, numeric, categorical)
+    for line in [f"Left out {what}." for what in left_out] + filled:
+        print(line)
     try:
         result = compare(
             reducers,
             features,
             None if args.target is None else frame[args.target],
             test_size=args.test_size,
+            repeats=args.repeats,
             n_neighbors=args.n_neighbors,
             task=args.task,
             preprocessor=preprocessor,
@@ -425,17 +501,23 @@ def main(argv=None):
     print(f"\n{table}\n")
 
     output_dir = args.output_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
     written = [output_dir / "results.csv", output_dir / "results.md"]
     result.to_csv(written[0])
     target = f"target {args.target!r} ({details.task})" if args.target else "no target"
+    splits = (
+        f", {args.repeats} random splits (mean ± standard deviation)"
+        if args.repeats > 1
+        else ""
+    )
+    about = " ".join([f"Left out {what}." for what in left_out] + filled)
     written[1].write_text(
         f"Data: {args.data.name}, {len(frame)} rows: {len(details.train_index)} "
-        f"to fit, {len(details.test_index)} held out; {len(numeric)} numeric "
-        f"columns{' (standardised)' if args.standardize else ''}, "
+        f"to fit, {len(details.test_index)} held out{splits}; {len(numeric)} "
+        f"numeric columns{' (standardised)' if args.standardize else ''}, "
         f"{len(categorical)} categorical (one-hot); {target}; "
-        f"n_neighbors={args.n_neighbors}, random_state={args.random_state}.\n\n"
-        f"{table}\n"
+        f"n_neighbors={args.n_neighbors}, random_state={args.random_state}."
+        + (f" {about}" if about else "")
+        + f"\n\n{table}\n"
     )
     try:
         written += _write_figures(
@@ -453,13 +535,108 @@ def main(argv=None):
     return result, written
 
 
+def _names(columns):
+    return ", ".join(repr(str(c)) for c in columns)
+
+
+_ROW_INDEX_NAMES = ("Unnamed: 0", "rownames", "__index_level_0__")
+"""First-column names of a written-out row index.
+
+pandas' ``to_csv`` writes its index as a first column without a header,
+which ``read_csv`` names ``Unnamed: 0`` (R's ``write.csv`` does the same with
+its row names); Rdatasets' CSV files call it ``rownames``; pyarrow keeps an
+index as ``__index_level_0__``.
+"""
+
+
+def _row_index(frame):
+    """The first column if it only numbers or names the rows, else None."""
+    if frame.shape[1] < 2:
+        return None
+    first = frame.columns[0]
+    if str(first) not in _ROW_INDEX_NAMES:
+        return None
+    values = frame[first]
+    if values.isna().any() or not values.is_unique:
+        return None  # not a row index: it stays a feature
+    return first
+
+
+def _leave_out(frame, args, parser):
+    """Drop the row-index column and ``--drop``'s; say what, in words."""
+    left_out = []
+    index = _row_index(frame)
+    if index is not None and index != args.target and index not in args.drop:
+        left_out.append(f"{_names([index])}: a row index, one distinct value per row")
+        frame = frame.drop(columns=index)
+    if args.target is not None and args.target not in frame.columns:
+        parser.error(
+            f"target column {args.target!r} is not in {args.data.name}; its "
+            f"columns are: {', '.join(map(str, frame.columns))}."
+        )
+    if args.drop:
+        unknown = [c for c in args.drop if c not in frame.columns]
+        if unknown:
+            parser.error(
+                f"argument --drop: {_names(unknown)} not in {args.data.name}; "
+                f"its columns are: {', '.join(map(str, frame.columns))}."
+            )
+        if args.target in args.drop:
+            parser.error(f"argument --drop: {args.target!r} is the --target column.")
+        drop = list(dict.fromkeys(args.drop))
+        left_out.append(f"{_names(drop)}: --drop")
+        frame = frame.drop(columns=drop)
+    return frame, left_out
+
+
+def _filled(features, numeric, categorical):
+    """Lines saying how many missing cells the preprocessor fills, and how."""
+    lines = []
+    for columns, how in (
+        (numeric, "the column's median"),
+        (categorical, "the column's most frequent value"),
+    ):
+        counts = features[columns].isna().sum()
+        counts = counts[counts > 0]
+        if len(counts):
+            total = int(counts.sum())
+            each = ", ".join(f"{int(n)} in {str(c)!r}" for c, n in counts.items())
+            lines.append(
+                f"Filled {total} missing cell{'s' * (total != 1)} ({each}) with "
+                f"{how} over the training rows."
+            )
+    return lines
+
+
+def _check_output_dir(path, parser):
+    """Create ``--output-dir`` and write a probe into it, or stop with why."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        parser.error(f"argument --output-dir: {path} exists and is not a folder.")
+    except NotADirectoryError:
+        parser.error(
+            f"argument --output-dir: {path} cannot be made: a part of it is a "
+            "file, not a folder."
+        )
+    except OSError as exc:
+        parser.error(f"argument --output-dir: cannot make {path}: {exc.strerror}.")
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        parser.error(
+            f"argument --output-dir: cannot write into {path}: {exc.strerror}."
+        )
+
+
 def _write_figures(result, X, y, image_shape, output_dir):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sklearn_ae.plotting import plot_comparison
+    from ..plotting import plot_comparison
 
     written = []
     figures = plot_comparison(result, X, y, image_shape=image_shape)

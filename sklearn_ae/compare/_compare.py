@@ -1,5 +1,7 @@
 """The :func:`compare` function and its result's :class:`ComparisonDetails`."""
 
+import numbers
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -7,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
+from .._engine._progress import _is_terminal
 
 METRICS = (
     "reconstruction",
@@ -24,13 +28,18 @@ a 2-D view (``view`` not None).
 
 _TASKS = ("classification", "regression")
 _TEXT = ("view", "note", "error")
+_SPREAD = "_std"
+"""Suffix of the spread columns of a repeated comparison (``trustworthiness_std``)."""
 
 
 @dataclass(frozen=True, eq=False)
 class ComparisonDetails:
     """What :func:`compare` fitted and computed, beside the table.
 
-    Found in ``result.attrs["details"]``. It is shared, not copied, by the
+    Found in ``result.attrs["details"]``. With ``repeats > 1`` the fitted
+    reducers, codes, views, reconstructions, split and preprocessor are
+    those of the first split, and ``runs`` holds every split's values. It
+    is shared, not copied, by the
     DataFrames that pandas derives from ``result`` (pandas deep-copies
     ``attrs`` on most operations; fitted models and embeddings need not be):
     treat it as read-only.
@@ -72,6 +81,14 @@ class ComparisonDetails:
         The seed given to the split, the views and every reducer whose own
         ``random_state`` was None.
 
+    repeats : int
+        Number of training/held-out splits measured.
+
+    runs : pandas.DataFrame
+        The values of every split, one row per reducer and split (index
+        ``(reducer, split)``, splits counted from 0), with the columns of a
+        single comparison: what the mean and spread of ``result`` summarise.
+
     Examples
     --------
     >>> from sklearn.datasets import load_wine
@@ -100,15 +117,18 @@ class ComparisonDetails:
     task: str | None
     n_neighbors: int
     random_state: int | None
+    repeats: int = 1
+    runs: object = None
 
     def __deepcopy__(self, memo):
         return self
 
     def __repr__(self):
+        repeats = f", repeats={self.repeats}" if self.repeats > 1 else ""
         return (
             f"ComparisonDetails(reducers={list(self.estimators)}, "
             f"n_train={len(self.train_index)}, n_test={len(self.test_index)}, "
-            f"task={self.task!r})"
+            f"task={self.task!r}{repeats})"
         )
 
 
@@ -247,6 +267,52 @@ def _check_metrics(metrics, has_y, has_view):
     return metrics
 
 
+def _check_test_size(test_size, n_samples):
+    """``test_size`` as train_test_split takes it, with a clear message."""
+    is_int = isinstance(test_size, numbers.Integral) and not isinstance(test_size, bool)
+    is_fraction = (
+        isinstance(test_size, numbers.Real)
+        and not is_int
+        and not isinstance(test_size, bool)
+        and 0.0 < test_size < 1.0  # False for NaN
+    )
+    if not (is_fraction or (is_int and 1 <= test_size < n_samples)):
+        raise ValueError(
+            "test_size must be a float in the range (0.0, 1.0) or an int in "
+            f"the range [1, n_samples={n_samples}), got {test_size!r}."
+        )
+
+
+def _check_count(value, name, minimum=1):
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < minimum
+    ):
+        raise ValueError(
+            f"{name} must be an int in the range [{minimum}, inf), got {value!r}."
+        )
+
+
+def _workers(n_jobs, n_tasks):
+    """Processes for ``n_tasks`` fits: ``n_jobs``, capped at the tasks and CPUs."""
+    import joblib
+
+    if n_jobs is None:
+        return 1
+    if (
+        not isinstance(n_jobs, numbers.Integral)
+        or isinstance(n_jobs, bool)
+        or (n_jobs == 0)
+    ):
+        raise ValueError(
+            f"n_jobs must be None, a positive int or a negative int (-1: all "
+            f"CPUs), got {n_jobs!r}."
+        )
+    wanted = joblib.effective_n_jobs(int(n_jobs))
+    return max(1, min(wanted, n_tasks, joblib.cpu_count()))
+
+
 def _seed_of(random_state):
     """An int seed (or None) from ``random_state``, drawn once."""
     if random_state is None or isinstance(random_state, (int, np.integer)):
@@ -272,7 +338,7 @@ def _seeded(estimator, seed):
     return estimator
 
 
-def _column_names(metrics, task):
+def _column_names(metrics, task, kept_pca=False):
     task_suffix = "accuracy" if task == "classification" else "r2"
     names = {
         "reconstruction": ["reconstruction_mse"],
@@ -282,11 +348,26 @@ def _column_names(metrics, task):
         "linear_probe": [f"probe_{task_suffix}"],
         "view_trustworthiness": ["view", "view_trustworthiness"],
     }
-    columns = ["n_components"]
+    columns = ["n_components", *(["kept_pca"] if kept_pca else [])]
     for metric in METRICS:  # a fixed order, whatever order metrics came in
         if metric in metrics:
             columns += names[metric]
     return [*columns, "fit_time", "transform_time", "note", "error"]
+
+
+def _format_value(column, value):
+    """How a table cell or a bar's label shows ``value`` of ``column``."""
+    if isinstance(value, str):
+        return value
+    if value is None or not np.isfinite(value):
+        return "-"
+    if column == "n_components":
+        return str(int(value))
+    if column.endswith("_time"):
+        return f"{value:.2f}"
+    if column == "reconstruction_mse":
+        return f"{value:.4g}"
+    return f"{value:.3f}"
 
 
 # -- one reducer -------------------------------------------------------------
@@ -379,21 +460,29 @@ def _evaluate(reducer, X_train, X_test, y_train, y_test, settings):
     try:
         estimator = _seeded(reducer, seed)
         inductive = hasattr(estimator, "transform")
-        start = time.perf_counter()
-        if inductive:
-            estimator.fit(X_train)
-            row["fit_time"] = time.perf_counter() - start
+        with warnings.catch_warnings():
+            # Isomap completes a disconnected neighbour graph by editing a CSR
+            # matrix in place: scipy says so once per edit, dozens of lines.
+            warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
             start = time.perf_counter()
-            Z = estimator.transform(X_test)
-            row["transform_time"] = time.perf_counter() - start
-        else:
-            Z = estimator.fit_transform(X_test)
-            row["fit_time"] = time.perf_counter() - start
-            notes.append(
-                "no transform: fitted on the held-out rows (fit_transform), "
-                "so no kNN, probe or reconstruction score"
-            )
+            if inductive:
+                estimator.fit(X_train)
+                row["fit_time"] = time.perf_counter() - start
+                start = time.perf_counter()
+                Z = estimator.transform(X_test)
+                row["transform_time"] = time.perf_counter() - start
+            else:
+                Z = estimator.fit_transform(X_test)
+                row["fit_time"] = time.perf_counter() - start
+                notes.append(
+                    "no transform: fitted on the held-out rows (fit_transform), "
+                    "so no kNN, probe or reconstruction score"
+                )
         found["estimator"] = estimator
+        final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+        best_epoch = getattr(final, "best_epoch_", None)
+        if best_epoch is not None:  # an autoencoder: 0 when it kept PCA's solution
+            row["kept_pca"] = float(best_epoch == 0)
         Z = np.asarray(_dense(Z), dtype=np.float64)
         if Z.ndim != 2 or not np.isfinite(Z).all():
             raise ValueError(
@@ -454,14 +543,82 @@ def _evaluate(reducer, X_train, X_test, y_train, y_test, settings):
 # -- the function ------------------------------------------------------------
 
 
-def _progress(total, verbose):
-    if not verbose:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm comes with skorch
-        return None
-    return tqdm(total=total, desc="compare", unit="reducer")
+def _splits(n_samples, y, task, test_size, repeats, seed):
+    """``repeats`` (train, test) index pairs; the first is train_test_split's."""
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+    rows = np.zeros((n_samples, 1))
+    if task == "classification" and np.unique(y, return_counts=True)[1].min() >= 2:
+        stratified = StratifiedShuffleSplit(
+            repeats, test_size=test_size, random_state=seed
+        )
+        try:
+            return list(stratified.split(rows, y))
+        except ValueError:  # fewer held-out rows than classes: not stratified
+            pass
+    shuffled = ShuffleSplit(repeats, test_size=test_size, random_state=seed)
+    return list(shuffled.split(rows))
+
+
+def _summarise(runs, names, columns, repeats):
+    """One row per reducer: the split's values, or their means and spreads."""
+    import pandas as pd
+
+    if repeats == 1:
+        return runs.droplevel("split")
+    records = []
+    for name in names:
+        part = runs.loc[name]
+        record = {}
+        for column in columns:
+            if column in _TEXT:
+                texts = [text for text in part[column] if text]
+                if column == "error" and texts:
+                    record[column] = f"{texts[0]} (in {len(texts)} of {repeats} splits)"
+                else:  # the same view and notes in every split, as a rule
+                    record[column] = "; ".join(dict.fromkeys(texts))
+                continue
+            values = part[column].astype(float)
+            record[column] = values.mean()  # of the splits that have a value
+            if column not in ("n_components", "kept_pca"):
+                record[column + _SPREAD] = values.std(ddof=1)
+        records.append(record)
+    return pd.DataFrame.from_records(records, index=pd.Index(names, name="reducer"))
+
+
+class _Progress:
+    """What ``verbose=1`` shows: the estimator's policy (``_engine._progress``).
+
+    ``verbose=1``: a tqdm bar when standard error is a terminal, one plain
+    line per finished fit otherwise, so that a log file or a pipe holds no
+    redraws; ``verbose=2``: one line per fit everywhere.
+    """
+
+    def __init__(self, total, verbose):
+        self.total, self.done, self.bar = total, 0, None
+        self.active = bool(verbose)
+        if verbose == 1 and _is_terminal(sys.stderr):
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="compare", unit="fit", file=sys.stderr)
+
+    def update(self, label, row):
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(label, refresh=False)
+            self.bar.update()
+        elif self.active:
+            seconds = row.get("fit_time", np.nan)
+            status = "failed" if row["error"] else f"fitted in {seconds:.2f} s"
+            print(
+                f"compare: {self.done}/{self.total} {label} {status}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def compare(
@@ -470,6 +627,7 @@ def compare(
     y=None,
     *,
     test_size=0.2,
+    repeats=1,
     metrics=None,
     n_neighbors=5,
     task="auto",
@@ -481,11 +639,12 @@ def compare(
 ):
     """Fit dimension reducers on the same rows and measure them on held-out rows.
 
-    ``X`` is split once into training and held-out rows (stratified by ``y``
-    for classification). Each reducer is cloned, fitted on the training rows
-    and measured on the held-out rows, in the space it was fitted in (``X``,
-    or ``preprocessor``'s output: scale your features first, or pass a
-    preprocessor, since every metric depends on distances or squared errors).
+    ``X`` is split into training and held-out rows (stratified by ``y`` for
+    classification), once or ``repeats`` times. Each reducer is cloned,
+    fitted on the training rows and measured on the held-out rows, in the
+    space it was fitted in (``X``, or ``preprocessor``'s output: scale your
+    features first, or pass a preprocessor, since every metric depends on
+    distances or squared errors).
     A reducer without ``transform`` (:class:`~sklearn.manifold.TSNE`) is
     fitted on the held-out rows with ``fit_transform`` instead and gets only
     the metrics of its embedding. A reducer that raises is reported in the
@@ -512,6 +671,16 @@ def compare(
     test_size : float or int, default=0.2
         Held-out fraction (float) or number of rows (int), as in
         :func:`~sklearn.model_selection.train_test_split`.
+
+    repeats : int, default=1
+        Number of random training/held-out splits
+        (:class:`~sklearn.model_selection.StratifiedShuffleSplit` for
+        classification, else :class:`~sklearn.model_selection.ShuffleSplit`;
+        the first split is ``train_test_split``'s). Every reducer is fitted
+        and measured on each; the result holds the mean of each value and
+        its standard deviation over the splits (``ddof=1``) in a column
+        named with ``_std``. On a few dozen held-out rows a difference of a
+        few hundredths is a row or two: repeat to see whether it holds.
 
     metrics : iterable of str, default=None
         Subset of :data:`METRICS`; None computes every metric that applies
@@ -549,12 +718,16 @@ def compare(
         whose ``random_state`` is set keep it.
 
     n_jobs : int, default=None
-        Reducers fitted in parallel (:class:`joblib.Parallel`); None means 1.
-        Parallel fits share the CPUs, so their times are not comparable to
-        a sequential run.
+        Fits run in parallel (:class:`joblib.Parallel`); None means 1, -1
+        all CPUs. Never more than the fits to run (reducers times repeats)
+        or the CPUs. Parallel fits share the CPUs, so their times are not
+        comparable to a sequential run.
 
     verbose : int, default=0
-        1 shows a progress bar over the reducers (tqdm).
+        1 reports each finished fit on standard error: a progress bar
+        (tqdm) on a terminal, one plain line per fit otherwise (a log file
+        or a pipe gets no redraws), as the estimator's ``verbose`` does; 2
+        prints the lines on a terminal too.
 
     Returns
     -------
@@ -563,6 +736,11 @@ def compare(
         a metric does not apply; see :data:`METRICS`):
 
         - ``n_components``: columns of the codes.
+        - ``kept_pca`` (only when a reducer is an autoencoder, alone or at
+          the end of a Pipeline): 1.0 when it kept PCA's solution
+          (``best_epoch_ == 0``: no trained network beat it significantly),
+          0.0 when it trained a network, NaN for other reducers; with
+          ``repeats``, the fraction of the splits in which it kept it.
         - ``reconstruction_mse``: mean over held-out rows and features of
           ``(X - inverse_transform(transform(X))) ** 2`` (not computed for a
           UMAP with more than 4 components, whose ``inverse_transform`` cost
@@ -584,6 +762,11 @@ def compare(
           held-out rows.
         - ``note``: why a metric is missing; ``error``: the exception that
           stopped a reducer (values measured before it are kept).
+
+        With ``repeats > 1`` each number is the mean over the splits (those
+        in which the reducer did not fail), and every column but
+        ``n_components`` and ``kept_pca`` has a ``_std`` companion right
+        after it, e.g. ``trustworthiness_std``.
 
         ``result.attrs["details"]`` is a :class:`ComparisonDetails` with the
         fitted reducers, held-out codes, 2-D views, reconstructions and the
@@ -620,15 +803,21 @@ def compare(
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "sklearn_ae.compare needs pandas: pip install sklearn-ae[compare]"
+            "sklearn_ae.compare needs pandas: pip install pandas"
         ) from exc
-    from sklearn.model_selection import train_test_split
-
     _check_reducers(reducers)
     X, y = _split_target(X, y)
     if preprocessor is None:
         X = _check_numeric(X)
-    n_samples = X.shape[0]
+    n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
+    if n_samples < 4:
+        raise ValueError(
+            f"Found {n_samples} sample(s) while a minimum of 4 is required: "
+            "compare needs rows to fit on and held-out rows to measure."
+        )
+    _check_test_size(test_size, n_samples)
+    _check_count(repeats, "repeats")
+    _check_count(n_neighbors, "n_neighbors")
     if y is not None:
         y = _check_target(y, n_samples)
         task = _task_of(y, task)
@@ -638,41 +827,15 @@ def compare(
         raise ValueError(f"view must be 'tsne', an estimator or None, got {view!r}.")
     metrics = _check_metrics(metrics, y is not None, view is not None)
     seed = _seed_of(random_state)
-
-    stratify = None
-    if task == "classification":
-        _, counts = np.unique(y, return_counts=True)
-        stratify = y if counts.min() >= 2 else None
-    try:
-        train_index, test_index = train_test_split(
-            np.arange(n_samples),
-            test_size=test_size,
-            random_state=seed,
-            stratify=stratify,
-        )
-    except ValueError:
-        if stratify is None:
-            raise
-        train_index, test_index = train_test_split(
-            np.arange(n_samples), test_size=test_size, random_state=seed
-        )
+    splits = _splits(n_samples, y, task, test_size, repeats, seed)
+    n_test = len(splits[0][1])
     neighbour_metrics = {"trustworthiness", "continuity", "view_trustworthiness"}
-    if neighbour_metrics & set(metrics) and len(test_index) <= 2 * n_neighbors:
+    if neighbour_metrics & set(metrics) and n_test <= 2 * n_neighbors:
         raise ValueError(
-            f"The held-out part has {len(test_index)} rows; trustworthiness and "
+            f"The held-out part has {n_test} rows; trustworthiness and "
             f"continuity need more than 2 * n_neighbors = {2 * n_neighbors}. "
             "Raise test_size or lower n_neighbors."
         )
-
-    X_train, X_test = _rows(X, train_index), _rows(X, test_index)
-    fitted_preprocessor = None
-    if preprocessor is not None:
-        fitted_preprocessor = _seeded(preprocessor, seed).fit(X_train)
-        X_train = _check_numeric(fitted_preprocessor.transform(X_train))
-        X_test = _check_numeric(fitted_preprocessor.transform(X_test))
-    y_train = y_test = None
-    if y is not None:
-        y_train, y_test = y[train_index], y[test_index]
 
     settings = {
         "metrics": metrics,
@@ -682,48 +845,76 @@ def compare(
         "seed": seed,
     }
     names = list(reducers)
-    jobs = [
-        (reducers[name], X_train, X_test, y_train, y_test, settings) for name in names
+    preprocessors = []  # the one fitted on each split
+
+    def jobs():
+        # One split's rows at a time: repeats do not hold repeats copies of X.
+        for train_index, test_index in splits:
+            X_train, X_test = _rows(X, train_index), _rows(X, test_index)
+            fitted = None
+            if preprocessor is not None:
+                fitted = _seeded(preprocessor, seed).fit(X_train)
+                X_train = _check_numeric(fitted.transform(X_train))
+                X_test = _check_numeric(fitted.transform(X_test))
+            preprocessors.append(fitted)
+            y_train = y_test = None
+            if y is not None:
+                y_train, y_test = y[train_index], y[test_index]
+            for name in names:
+                yield (reducers[name], X_train, X_test, y_train, y_test, settings)
+
+    labels = [
+        name if repeats == 1 else f"{name}, split {split + 1}/{repeats}"
+        for split in range(repeats)
+        for name in names
     ]
-    bar = _progress(len(names), verbose)
-    if n_jobs is None or n_jobs == 1:
-        outcomes = []
-        for name, job in zip(names, jobs, strict=True):
-            if bar is not None:
-                bar.set_postfix_str(name)
-            outcomes.append(_evaluate(*job))
-            if bar is not None:
-                bar.update()
+    progress = _Progress(len(labels), verbose)
+    workers = _workers(n_jobs, len(labels))
+    if workers == 1:
+        outcomes = (_evaluate(*job) for job in jobs())
     else:
         from joblib import Parallel, delayed
 
-        outcomes = []
-        for outcome in Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_evaluate)(*job) for job in jobs
-        ):
-            outcomes.append(outcome)
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        bar.close()
+        outcomes = Parallel(n_jobs=workers, return_as="generator")(
+            delayed(_evaluate)(*job) for job in jobs()
+        )
+    rows, found = [], {}
+    try:
+        for label, (row, artefacts) in zip(labels, outcomes, strict=True):
+            progress.update(label, row)
+            rows.append(row)
+            if len(found) < len(names):  # the first split's artefacts
+                found[names[len(found)]] = artefacts
+    finally:
+        progress.close()
 
-    columns = _column_names(metrics, task)
-    records = []
-    for name, (row, _) in zip(names, outcomes, strict=True):
-        if row["error"]:
-            warnings.warn(
-                f"Reducer {name!r} failed, its row is incomplete: {row['error']}",
-                UserWarning,
-                stacklevel=2,
-            )
-        records.append(
+    kept_pca = any("kept_pca" in row for row in rows)
+    columns = _column_names(metrics, task, kept_pca)
+    runs = pd.DataFrame.from_records(
+        [
             {
                 column: row.get(column, "" if column in _TEXT else np.nan)
                 for column in columns
             }
-        )
-    result = pd.DataFrame.from_records(records, index=pd.Index(names, name="reducer"))
-    found = dict(zip(names, (outcome[1] for outcome in outcomes), strict=True))
+            for row in rows
+        ],
+        index=pd.MultiIndex.from_tuples(
+            [(name, split) for split in range(repeats) for name in names],
+            names=["reducer", "split"],
+        ),
+    ).reindex(
+        pd.MultiIndex.from_product([names, range(repeats)], names=["reducer", "split"])
+    )
+    result = _summarise(runs, names, columns, repeats)
+    for name in names:
+        if result.loc[name, "error"]:
+            warnings.warn(
+                f"Reducer {name!r} failed, its row is incomplete: "
+                f"{result.loc[name, 'error']}",
+                UserWarning,
+                stacklevel=2,
+            )
+    train_index, test_index = splits[0]
     result.attrs["details"] = ComparisonDetails(
         estimators={name: item["estimator"] for name, item in found.items()},
         codes={name: item["codes"] for name, item in found.items()},
@@ -731,9 +922,11 @@ def compare(
         reconstructions={name: item["reconstruction"] for name, item in found.items()},
         train_index=train_index,
         test_index=test_index,
-        preprocessor=fitted_preprocessor,
+        preprocessor=preprocessors[0],
         task=task,
         n_neighbors=n_neighbors,
         random_state=seed,
+        repeats=repeats,
+        runs=runs,
     )
     return result
