@@ -27,7 +27,7 @@ from ._config import PARAMETER_CONSTRAINTS, seed_from
 from ._data import check_X, map_rows
 from ._display import show_callbacks
 from ._engine._net import TrainingDiverged
-from ._fitted import set_from_plain, to_plain
+from ._fitted import is_fitted, restore, set_from_plain, snapshot, to_plain
 from ._guard import drop_fit_lock, fit_lock, sigint_deferred
 from ._inference import decoder, encoder, inference_threads
 from ._plan import plan_fit
@@ -685,7 +685,7 @@ class AutoencoderTransformer(
         curves, an unfitted one unfitted; the exception propagates.
         """
         with fit_lock(self):  # calls from several threads, one at a time
-            saved = dict(self.__dict__)
+            saved = snapshot(self)  # the declared fitted state
             net = saved.get("net_")
             restore_net = net.snapshot() if incremental and net is not None else None
             try:
@@ -694,8 +694,7 @@ class AutoencoderTransformer(
                 with sigint_deferred():  # a second Ctrl-C waits for the restore
                     if restore_net is not None:
                         restore_net()
-                    self.__dict__.clear()
-                    self.__dict__.update(saved)
+                    restore(self, saved)
                 if isinstance(exc, TrainingDiverged):
                     raise ValueError(
                         f"Training diverged: {exc.what} (epoch {exc.epoch}). Try a "
@@ -733,6 +732,9 @@ class AutoencoderTransformer(
         self.loss_curve_ = [*self.loss_curve_, *result.losses]
         self.explained_variance_fraction_ = result.explained_variance_fraction
         return self
+
+    def __sklearn_is_fitted__(self):
+        return is_fitted(self)
 
     def _set_fitted(self, net, dtype, seed, n_components):
         self._fit_dtype = np.dtype(dtype)

@@ -19,7 +19,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["ATTRIBUTES", "FITTED", "FROM_NET", "set_from_plain", "to_plain"]
+__all__ = [
+    "ATTRIBUTES",
+    "FITTED",
+    "FROM_NET",
+    "is_fitted",
+    "restore",
+    "set_from_plain",
+    "snapshot",
+    "to_plain",
+]
 
 
 class Fitted(NamedTuple):
@@ -83,3 +92,27 @@ def set_from_plain(estimator, plain, *, skip=()):
         elif value is not None and base_kind(field.kind) == "dtype":
             value = np.dtype(value)
         setattr(estimator, field.attribute, value)
+
+
+def is_fitted(estimator):
+    """Whether ``estimator`` has every declared attribute a fit always sets."""
+    state = vars(estimator)
+    required = (f.attribute for f in FITTED if "absent" not in f.kind)
+    return all(name in state for name in (*required, *FROM_NET))
+
+
+def snapshot(estimator):
+    """The declared attributes ``estimator`` has now, for :func:`restore`."""
+    state = vars(estimator)
+    return {name: state[name] for name in ATTRIBUTES if name in state}
+
+
+def restore(estimator, saved):
+    """Put the declared attributes back as :func:`snapshot` saw them: those it
+    saw get their values, the others are removed (an unfitted estimator)."""
+    state = vars(estimator)
+    for name in ATTRIBUTES:
+        if name in saved:
+            state[name] = saved[name]
+        else:
+            state.pop(name, None)

@@ -485,28 +485,3 @@ def test_replaces_pca_in_the_same_code(digits, fast):
         assert Z.shape == (400, 5)
         assert reducer.inverse_transform(Z).shape == X.shape
         assert reducer.get_feature_names_out().shape == (5,)
-
-
-def test_repr_shows_callbacks_readably():
-    from skorch.callbacks import EarlyStopping, LRScheduler
-
-    ae = AutoencoderTransformer(
-        8,
-        callbacks=[
-            EarlyStopping(patience=3),
-            ("lr", LRScheduler(policy="StepLR", step_size=5)),
-        ],
-    )
-    shown = (
-        "callbacks=[EarlyStopping(patience=3), "
-        "('lr', LRScheduler(policy='StepLR', step_size=5))]"
-    )
-    assert shown in re.sub(r"\s+", " ", repr(ae)).replace("[ ", "[")
-    # The HTML repr's parameter table (scikit-learn >= 1.7) too.
-    table = re.search(
-        r'class="param">callbacks</td>\s*<td class="value">(.*?)</td>', ae._repr_html_()
-    )
-    if table is not None:
-        assert table[1].startswith("[EarlyStopping(patience=3), (&#x27;lr&#x27;")
-    # Display only: the parameter itself is the user's list of callbacks.
-    assert isinstance(ae.get_params()["callbacks"][0], EarlyStopping)

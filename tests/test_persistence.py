@@ -22,6 +22,8 @@ from numpy.testing import assert_array_equal
 
 pytest.importorskip("safetensors")
 
+from skorch.callbacks import Callback
+
 from sklearn_ae import AutoencoderTransformer
 
 
@@ -465,6 +467,8 @@ def test_the_temporary_file_has_the_final_permissions_from_its_first_byte(
 KILLED_SAVE = """
 import os, sys, zipfile
 import numpy as np
+from skorch.callbacks import Callback
+
 from sklearn_ae import AutoencoderTransformer
 X = np.random.default_rng(0).random((20, 4), dtype=np.float32)
 ae = AutoencoderTransformer(2, hidden_layer_sizes=(), max_iter=1).fit(X)
@@ -567,3 +571,45 @@ def test_the_declared_fitted_state_is_what_fit_sets_and_load_restores(fitted, sa
             assert_array_equal(got, expected)
         else:
             assert got == expected, field.attribute
+
+
+def test_the_fitted_check_and_the_rollback_read_the_declared_state(fitted, X_small):
+    import copy
+
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from sklearn_ae._fitted import ATTRIBUTES
+
+    # The fitted check: any declared attribute missing is an unfitted model.
+    partial = copy.deepcopy(fitted)
+    del partial.n_iter_
+    with pytest.raises(NotFittedError):
+        check_is_fitted(partial)
+    check_is_fitted(copy.deepcopy(fitted))
+
+    # The rollback: a failing partial_fit puts every declared attribute back,
+    # and a failing first fit leaves none of them behind.
+    class Boom(Exception):
+        pass
+
+    def fail(*args, **kwargs):
+        raise Boom
+
+    model = copy.deepcopy(fitted)
+    before = {name: vars(model)[name] for name in ATTRIBUTES if name in vars(model)}
+    model.net_.partial_fit = fail
+    with pytest.raises(Boom):
+        model.partial_fit(X_small)
+    after = {name: vars(model)[name] for name in ATTRIBUTES if name in vars(model)}
+    assert after.keys() == before.keys()
+    assert all(after[name] is value for name, value in before.items())
+
+    class FailingCallback(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            raise Boom
+
+    fresh = AutoencoderTransformer(max_iter=2, callbacks=[FailingCallback()])
+    with pytest.raises(Boom):
+        fresh.fit(X_small)  # after check_X set n_features_in_
+    assert not any(name in vars(fresh) for name in ATTRIBUTES)

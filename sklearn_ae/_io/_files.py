@@ -42,26 +42,23 @@ _SUFFIX = ".sklearn_ae-tmp"
 _STALE_AFTER_S = 24 * 3600
 
 
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
 def _kind(mode):
-    for test, name in (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
 def _save_target(path):
     """The real path that ``save`` replaces, and its permission bits or None."""
-    text = os.fspath(path)
-    if isinstance(text, bytes):
-        text = os.fsdecode(text)
-    seps = {os.sep, os.altsep} - {None}
-    if not text or text[-1] in seps:
+    text = os.fsdecode(path)
+    if not text or text.endswith((os.sep, os.altsep or os.sep)):
         raise ValueError(
             f"Cannot save to {text!r}: the path ends with a separator, so it "
             "names a folder; give a file name, such as "

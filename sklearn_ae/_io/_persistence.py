@@ -45,6 +45,7 @@ it, and refuses what does not hold with a ``ValueError`` that says why:
 The net is built through the builder that ``fit`` uses, and filled in.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -80,7 +81,7 @@ FORMAT = "sklearn_ae.AutoencoderTransformer"
 FORMAT_VERSION = 1
 _WEIGHTS = "model.safetensors"
 _METADATA = "metadata.json"
-_MEMBERS = {_WEIGHTS, _METADATA}
+_MEMBERS = sorted({_WEIGHTS, _METADATA})
 # Parsed JSON takes up to ~25 times its size in Python objects (measured:
 # 16 MiB of 2-character strings, 257 MiB; of empty lists, 411 MiB), so the
 # metadata is capped, and so is its number of containers (outside strings),
@@ -104,23 +105,11 @@ def _qualified(cls):
 
 
 # The classes a parameter may hold in a file, by exact qualified name.
-_CLASSES = {
-    "optimizer": {_qualified(c): c for c in OPTIMIZERS.values()},
-    "architecture": {_qualified(c): c for c in ARCHITECTURES.values()},
-}
-_NAMES = {
-    "optimizer": ", ".join(c.__name__ for c in OPTIMIZERS.values()),
-    "architecture": ", ".join(c.__name__ for c in ARCHITECTURES.values()),
-}
-_METADATA_KEYS = {
-    "format",
-    "format_version",
-    "estimator",
-    "versions",
-    "params",
-    "module_class",
-    "fitted",
-}
+_ALLOWED = {"optimizer": OPTIMIZERS, "architecture": ARCHITECTURES}
+_CLASSES = {k: {_qualified(c): c for c in v.values()} for k, v in _ALLOWED.items()}
+_NAMES = {k: ", ".join(c.__name__ for c in v.values()) for k, v in _ALLOWED.items()}
+_METADATA_KEYS = {"format", "format_version", "estimator", "versions", "params"}
+_METADATA_KEYS |= {"module_class", "fitted"}  # (and, optionally, "optimizer")
 # The declared fitted values, and what the net holds (the mean is a tensor).
 _FITTED_KEYS = {f.key for f in FITTED} | {"scale_", "has_mean", "device"}
 # How this machine runs an optimizer, not part of the model: the loaded
@@ -131,57 +120,63 @@ _IMPLEMENTATION_KEYS = {"fused", "foreach", "capturable", "differentiable"}
 _SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
 # What each optimizer keeps per parameter once it has stepped (with the
 # hyperparameters the estimator leaves at their defaults: no amsgrad, no
-# momentum, not centered), and whether it has it from its construction.
+# momentum, not centered); Adagrad has it from its construction.
 _OPTIMIZER_STATE = {
-    "Adam": ({"step", "exp_avg", "exp_avg_sq"}, False),
-    "AdamW": ({"step", "exp_avg", "exp_avg_sq"}, False),
-    "NAdam": ({"step", "mu_product", "exp_avg", "exp_avg_sq"}, False),
-    "RAdam": ({"step", "exp_avg", "exp_avg_sq"}, False),
-    "Adadelta": ({"step", "square_avg", "acc_delta"}, False),
-    "Adagrad": ({"step", "sum"}, True),
-    "RMSprop": ({"step", "square_avg"}, False),
-    "SGD": (set(), False),
+    name: set(keys.split())
+    for name, keys in {
+        "Adam": "step exp_avg exp_avg_sq",
+        "AdamW": "step exp_avg exp_avg_sq",
+        "NAdam": "step mu_product exp_avg exp_avg_sq",
+        "RAdam": "step exp_avg exp_avg_sq",
+        "Adadelta": "step square_avg acc_delta",
+        "Adagrad": "step sum",
+        "RMSprop": "step square_avg",
+        "SGD": "",
+    }.items()
 }
+_STATE_FROM_THE_START = {"Adagrad"}
 # The state entries that are one number (a 0-d tensor), not one per weight.
 _SCALAR_STATE = {"step", "mu_product"}
 # Optimizer state that is a count or a second moment: never negative.
-_NON_NEGATIVE_STATE = {
-    "step",
-    "exp_avg_sq",
-    "max_exp_avg_sq",
-    "sum",
-    "square_avg",
-    "acc_delta",
-    "mu_product",
-}
+_NON_NEGATIVE_STATE = {*_SCALAR_STATE, "exp_avg_sq", "max_exp_avg_sq", "sum"}
+_NON_NEGATIVE_STATE |= {"square_avg", "acc_delta"}
 _INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
 
 
 def _versions():
-    return {
-        "sklearn_ae": __version__,
-        "torch": torch.__version__,
-        "skorch": skorch.__version__,
-        "scikit-learn": sklearn.__version__,
+    libraries = {"torch": torch, "skorch": skorch, "scikit-learn": sklearn}
+    return {"sklearn_ae": __version__} | {
+        k: m.__version__ for k, m in libraries.items()
     }
 
 
 # ------------------------------------------------------------------- save
 
+# Values that a parameter holds in JSON as they are, or converted.
+_PLAIN = (((int, np.integer), int), ((float, np.floating), float), (torch.device, str))
+# Parameters that save() stores as None, with a warning, when they hold this.
+_DROPPED = {
+    "callbacks": (
+        lambda value: value is not None,
+        "save() does not store callbacks={!r} (callbacks only affect training, "
+        "and load() never reads them); the loaded model has callbacks=None.",
+    ),
+    "random_state": (
+        lambda value: not (value is None or isinstance(value, (int, np.integer))),
+        "save() stores random_state only as an int or None; {!r} is saved as None.",
+    ),
+}
+
 
 def _encode(name, value):
     if value is None or isinstance(value, (bool, str)):
         return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    if isinstance(value, torch.device):
-        return str(value)
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(name, v) for v in value]}
-    if isinstance(value, list):
-        return [_encode(name, v) for v in value]
+    for types, plain in _PLAIN:
+        if isinstance(value, types):
+            return plain(value)
+    if isinstance(value, (tuple, list)):
+        items = [_encode(name, v) for v in value]
+        return {"__tuple__": items} if isinstance(value, tuple) else items
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"__dict__": {k: _encode(f"{name}[{k!r}]", v) for k, v in value.items()}}
     raise TypeError(
@@ -194,47 +189,27 @@ def _encode(name, value):
 
 def _encode_class(name, cls):
     path = _qualified(cls)
-    if path not in _CLASSES.get(name, {}):
-        allowed = (
-            f"for {name}, only {_NAMES[name]}"
-            if name in _NAMES
-            else f"no class at all for {name}"
-        )
-        raise TypeError(
-            f"Cannot save parameter {name}={cls!r}: save() does not store a "
-            f"class of your own, because load() takes classes only from an "
-            f"allow-list of built-in ones ({allowed}). Use a built-in name, or "
-            "pickle / joblib (and load those only from sources you trust)."
-        )
-    return {"__class__": path}
+    if path in _CLASSES.get(name, {}):
+        return {"__class__": path}
+    only = f"only {_NAMES[name]}" if name in _NAMES else None
+    allowed = f"for {name}, {only}" if only else f"no class at all for {name}"
+    raise TypeError(
+        f"Cannot save parameter {name}={cls!r}: save() does not store a "
+        f"class of your own, because load() takes classes only from an "
+        f"allow-list of built-in ones ({allowed}). Use a built-in name, or "
+        "pickle / joblib (and load those only from sources you trust)."
+    )
 
 
 def _params_to_json(params):
     encoded = {}
     for name, value in params.items():
-        if name == "callbacks" and value is not None:
-            warnings.warn(
-                f"save() does not store {name}={value!r} (callbacks only "
-                f"affect training, and load() never reads them); the loaded "
-                f"model has {name}=None.",
-                UserWarning,
-                stacklevel=4,
-            )
+        dropped, message = _DROPPED.get(name, (None, ""))
+        if dropped is not None and dropped(value):
+            warnings.warn(message.format(value), UserWarning, stacklevel=4)
             value = None
-        elif name == "random_state" and not (
-            value is None or isinstance(value, (int, np.integer))
-        ):
-            warnings.warn(
-                f"save() stores random_state only as an int or None; "
-                f"{value!r} is saved as None.",
-                UserWarning,
-                stacklevel=4,
-            )
-            value = None
-        if isinstance(value, type):
-            encoded[name] = _encode_class(name, value)
-        else:
-            encoded[name] = _encode(name, value)
+        encode = _encode_class if isinstance(value, type) else _encode
+        encoded[name] = encode(name, value)
     return encoded
 
 
@@ -259,7 +234,6 @@ def _optimizer_to_json(optimizer, tensors):
 
 def serialise(estimator_name, params, state, net):
     """``(metadata, tensors)``: what :func:`save` writes, in memory."""
-    encoded = _params_to_json(params)
     module, scaler = net.module_, net.scaler
     tensors = {
         f"module.{k}": v.detach().cpu().contiguous()
@@ -272,7 +246,7 @@ def serialise(estimator_name, params, state, net):
         "format_version": FORMAT_VERSION,
         "estimator": estimator_name,
         "versions": _versions(),
-        "params": encoded,
+        "params": _params_to_json(params),
         "module_class": _qualified(type(module)),
         "fitted": {
             **state,
@@ -281,11 +255,8 @@ def serialise(estimator_name, params, state, net):
             "device": str(net.device),
         },
     }
-    optimizer = params["optimizer"]
-    if isinstance(optimizer, str):
-        optimizer = OPTIMIZERS[optimizer]
-    if type(net.optimizer_) is optimizer:
-        # (Not when the optimizer parameter was changed after the fit.)
+    # (Not when the optimizer parameter was changed after the fit.)
+    if type(net.optimizer_) is OPTIMIZERS.get(params["optimizer"], params["optimizer"]):
         metadata["optimizer"] = _optimizer_to_json(net.optimizer_, tensors)
     return metadata, tensors
 
@@ -336,6 +307,44 @@ def _refuse(path, why, *, hint=False):
     return ValueError(message)
 
 
+@contextlib.contextmanager
+def _refusing(path, why, *, hint=False, catch=Exception):
+    """Refuse the file on an exception in ``catch`` (never on a MemoryError).
+
+    ``why`` is formatted with the exception (``exc``) and its type's name
+    (``kind``).
+    """
+    try:
+        yield
+    except MemoryError:
+        raise
+    except catch as exc:
+        why = why.format(exc=exc, kind=type(exc).__name__)
+        raise _refuse(path, why, hint=hint) from None
+
+
+def _check_members(archive, size):
+    """Check the archive's members (as declared) before anything is read."""
+    for info in archive.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(
+                f"{info.filename} is compressed (method {info.compress_type}); "
+                "save() stores members uncompressed, and load() does not expand them"
+            )
+        if info.flag_bits & 0x1:
+            raise ValueError(f"{info.filename} is encrypted")
+        if info.file_size != info.compress_size or info.file_size > size:
+            raise ValueError(
+                f"{info.filename} declares {info.file_size} bytes, more "
+                f"than the {size} bytes of the file"
+            )
+    if archive.getinfo(_METADATA).file_size > _MAX_METADATA_BYTES:
+        raise ValueError(
+            f"{_METADATA} is over {_MAX_METADATA_BYTES // 2**20} MiB "
+            "(save() never writes more)"
+        )
+
+
 def _read(path):
     """``(metadata, tensors, n_weight_bytes)`` from a model file, or a ValueError.
 
@@ -346,64 +355,27 @@ def _read(path):
     from safetensors.torch import load as st_load
 
     with open_regular(path, lambda why: _refuse(path, why)) as (f, size):
-        head = f.read(1)
+        looks = "a pickle" if f.read(1) == b"\x80" else "not a zip archive"
         f.seek(0)
-        try:
+        with _refusing(path, f"it is {looks}", hint=True):
             archive = zipfile.ZipFile(f)
-        except MemoryError:
-            raise
-        except Exception:
-            looks = "a pickle" if head == b"\x80" else "not a zip archive"
-            raise _refuse(path, f"it is {looks}", hint=True) from None
         with archive:
-            infos = archive.infolist()
-            names = [info.filename for info in infos]
-            if sorted(names) != sorted(_MEMBERS):
-                raise _refuse(
-                    path,
-                    f"the archive holds {sorted(names)}, expected {sorted(_MEMBERS)}",
-                    hint=True,
-                )
-            for info in infos:
-                if info.compress_type != zipfile.ZIP_STORED:
-                    raise _refuse(
-                        path,
-                        f"{info.filename} is compressed (method "
-                        f"{info.compress_type}); save() stores members "
-                        "uncompressed, and load() does not expand them",
-                    )
-                if info.flag_bits & 0x1:
-                    raise _refuse(path, f"{info.filename} is encrypted")
-                if info.file_size != info.compress_size or info.file_size > size:
-                    raise _refuse(
-                        path,
-                        f"{info.filename} declares {info.file_size} bytes, more "
-                        f"than the {size} bytes of the file",
-                    )
-            if archive.getinfo(_METADATA).file_size > _MAX_METADATA_BYTES:
-                raise _refuse(
-                    path,
-                    f"{_METADATA} is over {_MAX_METADATA_BYTES // 2**20} MiB "
-                    "(save() never writes more)",
-                )
-            try:
-                raw_meta = archive.read(_METADATA)
-                raw_weights = archive.read(_WEIGHTS)
-            except MemoryError:
-                raise
-            except Exception as exc:  # a bad CRC, a truncated or damaged entry
-                raise _refuse(
-                    path, f"the archive is damaged ({type(exc).__name__}: {exc})"
-                ) from None
+            names = sorted(archive.namelist())
+            if names != _MEMBERS:
+                why = f"the archive holds {names}, expected {_MEMBERS}"
+                raise _refuse(path, why, hint=True)
+            with _refusing(path, "{exc}", catch=ValueError):
+                _check_members(archive, size)
+            # (A bad CRC, a truncated or damaged entry.)
+            with _refusing(path, "the archive is damaged ({kind}: {exc})"):
+                raw_meta, raw_weights = archive.read(_METADATA), archive.read(_WEIGHTS)
     containers = raw_meta.count(b"[") + raw_meta.count(b"{")
     if containers > _MAX_CONTAINERS:  # then count only those outside strings
         outside_strings = _JSON_STRING.sub(b"", raw_meta)
         containers = outside_strings.count(b"[") + outside_strings.count(b"{")
     if containers > _MAX_CONTAINERS:
-        raise _refuse(
-            path,
-            f"{_METADATA} holds {containers:,} lists and objects (a model's has ~50)",
-        )
+        why = f"{_METADATA} holds {containers:,} lists and objects (a model's has ~50)"
+        raise _refuse(path, why)
     try:
         metadata = json.loads(raw_meta.decode("utf-8"), parse_int=_json_int)
     except _HugeInt as exc:
@@ -411,23 +383,16 @@ def _read(path):
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _refuse(path, f"{_METADATA} is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise _refuse(
-            path, f"{_METADATA} does not describe a {FORMAT} model", hint=True
-        )
+        why = f"{_METADATA} does not describe a {FORMAT} model"
+        raise _refuse(path, why, hint=True)
     if metadata.get("format_version") != FORMAT_VERSION:
         raise _refuse(
             path,
             f"format version {metadata.get('format_version')!r} is not "
             f"{FORMAT_VERSION} (saved by a newer sklearn_ae?)",
         )
-    try:
+    with _refusing(path, _WEIGHTS + " is not a valid safetensors file ({exc})"):
         tensors = st_load(raw_weights)
-    except MemoryError:
-        raise
-    except Exception as exc:
-        raise _refuse(
-            path, f"{_WEIGHTS} is not a valid safetensors file ({exc})"
-        ) from None
     return metadata, tensors, len(raw_weights)
 
 
@@ -442,6 +407,10 @@ def _is_real(value):
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
+def _is_finite(value):
+    return _is_real(value) and math.isfinite(float(value))
+
+
 class _HugeInt(ValueError):
     pass
 
@@ -453,10 +422,6 @@ def _json_int(text):
         digits = len(text.lstrip("-"))
         raise _HugeInt(f"an integer of {digits} digits, outside the int64 range")
     return value
-
-
-def _is_finite(value):
-    return _is_real(value) and math.isfinite(float(value))
 
 
 def _int(name, value, low=0, high=None):
@@ -481,10 +446,26 @@ def _curve(name, values, length=None):
     return [_finite(f"{name}[{i}]", v) for i, v in enumerate(values)]
 
 
+def _names(name, value):
+    if not (isinstance(value, list) and all(isinstance(n, str) for n in value)):
+        raise ValueError(f"{name} must be None or a list of strings")
+    return value
+
+
+def _dtype(name, value):
+    if value not in ("float32", "float64"):
+        raise ValueError(f"{name} must be 'float32' or 'float64', got {value!r}")
+    return value
+
+
+def _dict(name, value):
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
 def _keys(name, found, expected, optional=()):
-    if not isinstance(found, dict):
-        raise ValueError(f"{name} must be a JSON object, got {type(found).__name__}")
-    missing = sorted(set(expected) - set(found))
+    missing = sorted(set(expected) - set(_dict(name, found)))
     unknown = sorted(set(found) - set(expected) - set(optional))
     if missing or unknown:
         raise ValueError(f"{name} has missing keys {missing} / unknown keys {unknown}")
@@ -529,18 +510,6 @@ def _check_params(saved, estimator_name):
     )
     resolve_device(params["device"], fallback=True)  # a device string, not meta
     return params
-
-
-def _names(name, value):
-    if not (isinstance(value, list) and all(isinstance(n, str) for n in value)):
-        raise ValueError(f"{name} must be None or a list of strings")
-    return value
-
-
-def _dtype(name, value):
-    if value not in ("float32", "float64"):
-        raise ValueError(f"{name} must be 'float32' or 'float64', got {value!r}")
-    return value
 
 
 # A check of each kind of the declared fitted state (sklearn_ae._fitted).
@@ -626,16 +595,17 @@ def _describe(shape, dtype):
     return f"{str(dtype).removeprefix('torch.')} {list(shape)}"
 
 
-def _check_tensor(name, tensor, shape, dtype, *, non_negative=False):
+def _check_tensor(name, tensor, shape, dtype, *, non_negative=False, problem=""):
+    """``problem`` starts the message of a refusal."""
     if tensor.dtype != dtype or tuple(tensor.shape) != tuple(shape):
         raise ValueError(
-            f"tensor {name!r} is {_describe(tensor.shape, tensor.dtype)}, "
+            f"{problem}tensor {name!r} is {_describe(tensor.shape, tensor.dtype)}, "
             f"expected {_describe(shape, dtype)}"
         )
     if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-        raise ValueError(f"tensor {name!r} holds NaN or infinite values")
+        raise ValueError(f"{problem}tensor {name!r} holds NaN or infinite values")
     if non_negative and (tensor < 0).any():
-        raise ValueError(f"tensor {name!r} holds negative values")
+        raise ValueError(f"{problem}tensor {name!r} holds negative values")
 
 
 def _expected_module(params, n_features, n_module_tensors, n_bytes):
@@ -737,13 +707,13 @@ def _check_optimizer(saved, tensors, optimizer):
             raise ValueError(f"unexpected tensor {name!r}")
         state.setdefault(int(idx), {})[key] = tensor
 
-    keys, from_the_start = _OPTIMIZER_STATE[cls.__name__]
+    keys = _OPTIMIZER_STATE[cls.__name__]
     scalar_dtype = (
         torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
     )
     for idx, param in enumerate(params):
         entry = state.get(idx, {})
-        if not entry and not from_the_start:
+        if not entry and cls.__name__ not in _STATE_FROM_THE_START:
             continue  # a parameter that never had a gradient
         if set(entry) != keys:
             raise ValueError(
@@ -762,12 +732,6 @@ def _check_optimizer(saved, tensors, optimizer):
     return {"state": state, "param_groups": [group]}
 
 
-def _dict(name, value):
-    if not isinstance(value, dict):
-        raise ValueError(f"{name} must be a JSON object, got {type(value).__name__}")
-    return value
-
-
 def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
     """Split and check the tensors: ``(mean, module_state, optimizer_state)``."""
     n_features = state["n_features_in_"]
@@ -780,21 +744,16 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
         mean = mean.numpy()
     elif mean is not None:
         raise ValueError("it holds an input mean, but has_mean is false")
+    unknown = sorted(k for k in tensors if not k.startswith(("module.", _OPT_PREFIX)))
+    if unknown:
+        raise ValueError(f"{_WEIGHTS} holds unexpected tensors {unknown}")
     module_state = {
         k.removeprefix("module."): v
         for k, v in tensors.items()
         if k.startswith("module.")
     }
     opt_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPT_PREFIX)}
-    unknown = sorted(
-        set(tensors) - {f"module.{k}" for k in module_state} - set(opt_tensors)
-    )
-    if unknown:
-        raise ValueError(f"{_WEIGHTS} holds unexpected tensors {unknown}")
-
-    stored = sum(t.numel() for t in module_state.values()) + (
-        0 if mean is None else mean.size
-    )
+    stored = sum(t.numel() for t in module_state.values()) + getattr(mean, "size", 0)
     if n_features > max(stored, _MAX_FREE_FEATURES):
         # (An LSTM's weights do not depend on the number of timesteps, and
         # without a mean nothing else pins the width of a row.)
@@ -819,12 +778,13 @@ def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
             f"the weights do not fit the model: missing {missing}, unexpected {extra}"
         )
     for name, reference in expected.items():
-        try:
-            _check_tensor(
-                f"module.{name}", module_state[name], reference.shape, reference.dtype
-            )
-        except ValueError as exc:
-            raise ValueError(f"the weights do not fit the model: {exc}") from None
+        _check_tensor(
+            f"module.{name}",
+            module_state[name],
+            reference.shape,
+            reference.dtype,
+            problem="the weights do not fit the model: ",
+        )
 
     if opt_tensors and "optimizer" not in metadata:
         raise ValueError("it holds optimizer tensors but no optimizer state")
@@ -869,15 +829,15 @@ def load(path, estimator_name, *, device=None):
     if device is not None:
         device = _load_device(device)
     metadata, tensors, n_bytes = _read(path)
+    # (ValueError includes scikit-learn's InvalidParameterError; a net that
+    # cannot be built from valid parameters, e.g. mask noise of 1 or more,
+    # raises one of these too.)
     refused = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
-    # (ValueError includes scikit-learn's InvalidParameterError.)
-    try:
+    with _refusing(path, "{exc}", catch=(*refused, OverflowError)):
         params, state, scale, has_mean = _check_metadata(metadata, estimator_name)
         mean, module_state, opt_tensors = _check_weights(
             params, state, has_mean, tensors, n_bytes, metadata
         )
-    except (*refused, OverflowError) as exc:
-        raise _refuse(path, str(exc)) from None
     saved_device = str(params["device"])
     if device is not None:
         params["device"] = device
@@ -895,7 +855,7 @@ def load(path, estimator_name, *, device=None):
             params["device"] = "cpu"
     scaler = InputScaler(mean, scale)
     built = {**params, "n_components": state["n_components_"]}  # as resolved
-    try:
+    with _refusing(path, "{exc}", catch=refused):
         net = build_net(built, state["n_features_in_"], scaler, state["seed"])
         with torch.no_grad():
             net.module_.load_state_dict(module_state, strict=True)
@@ -903,7 +863,5 @@ def load(path, estimator_name, *, device=None):
             net.optimizer_.load_state_dict(
                 _check_optimizer(metadata["optimizer"], opt_tensors, net.optimizer_)
             )
-    except refused as exc:  # e.g. mask noise of 1 or more
-        raise _refuse(path, str(exc)) from None
     _check_versions(path, metadata["versions"])
     return params, state, net

@@ -104,6 +104,7 @@ those it does not use. ``kernel-pca`` is an RBF KernelPCA with
 """
 
 DEFAULT_METHODS = "pca,ae,kernel-pca,isomap,umap,tsne"
+"""The ``--methods`` the command line runs when it is not given."""
 
 
 def _read(path, parser):
