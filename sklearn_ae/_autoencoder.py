@@ -99,7 +99,9 @@ class AutoencoderTransformer(
         :class:`~sklearn.decomposition.PCA` takes it: an int is the width
         itself (0 gives an empty code, whose reconstruction is the mean; a
         width above the number of features gives an overcomplete
-        autoencoder); a float in (0, 1) is the number of principal components
+        autoencoder, with a warning unless ``sparsity``, ``noise`` or
+        ``variational=True`` keeps the wide code from copying its input,
+        where PCA raises); a float in (0, 1) is the number of principal components
         PCA needs to explain that fraction of the training data's variance;
         ``"mle"`` is PCA's estimate of the intrinsic dimension by Minka's
         method (needs ``n_samples >= n_features``); None is
@@ -353,7 +355,9 @@ class AutoencoderTransformer(
     validation_loss_curve_ : list of float or None
         Validation loss after each epoch when ``early_stopping=True`` (of
         ``fit``'s epochs: ``partial_fit`` does not validate), in the same
-        units.
+        units. With ``init="pca"`` it is measured on the half of the
+        validation rows that chooses the epoch (the other half decides
+        between the network and PCA's solution).
 
     module_ : torch.nn.Module
         The trained autoencoder; it has ``encode`` and ``decode`` methods
@@ -449,13 +453,16 @@ class AutoencoderTransformer(
     the race: the PCA of the training rows (not the validation rows) is
     "epoch 0" of early stopping, whose weights are kept if no epoch has a
     lower validation loss; a network that does have a lower one replaces it
-    only if its per-row validation errors are lower by a one-sided paired
-    t-test at the 1% level (picking the best of many epochs on a few dozen
-    validation rows flatters the winner); and when PCA's solution is kept,
-    it is the PCA of all rows, so the model equals ``PCA(k).fit(X)``, codes
-    included. With fewer than 10 validation rows (fewer than 30 samples)
-    there is nothing to tell a network from PCA with, and PCA's solution is
-    returned untrained. ``best_epoch_`` says which happened (0: PCA's).
+    only if its per-row errors on other held-out rows are lower by a
+    one-sided paired t-test at the 1% level. For this the validation part is
+    split in two: half chooses the epoch (the validation loss), the other
+    half, which never saw that choice, decides (the minimum of a noisy
+    validation curve flatters the winner on the rows that drew it). When
+    PCA's solution is kept, it is the PCA of all rows, so the model equals
+    ``PCA(k).fit(X)``, codes included. With fewer than 10 validation rows
+    (fewer than 30 samples) there is nothing to tell a network from PCA with,
+    and PCA's solution is returned untrained. ``best_epoch_`` says which
+    happened (0: PCA's).
     ``benchmarks/pca_parity.py`` measures the promise on scikit-learn's data
     sets, MNIST and nonlinear manifolds (the user guide's "Coming from PCA"
     has its table and the reasoning behind each default).

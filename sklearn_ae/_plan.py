@@ -1,7 +1,9 @@
 """The fit plan: every decision of one ``fit`` or ``partial_fit`` call, made once.
 
 :func:`plan_fit` resolves the parameters against the data's shape (the
-validation rows and their split, the batch size, whether training starts at
+validation rows and their split, the validation rows' own split into those
+that choose the epoch and those that decide between the network and PCA's
+solution, the batch size, whether training starts at
 PCA's solution, the device, the seed, the epochs) into a frozen
 :class:`FitPlan`; :meth:`FitPlan.with_components` adds the code's width once
 the data's statistics give it. The layers below (``_trainer``, ``_config``'s
@@ -21,6 +23,7 @@ from ._config import (
     validation_split,
 )
 from ._engine._distributed import agree_on_seed
+from ._pca import decision_split, warn_overcomplete
 from ._scaling import InputScaler
 
 __all__ = ["FitPlan", "plan_fit"]
@@ -53,6 +56,14 @@ class FitPlan:
     train_idx, valid_idx : ndarray of int or None
         The split for early stopping (sorted), None and None without one.
 
+    select_idx, decide_idx : ndarray of int or None
+        The validation rows split again (sorted, disjoint) when training
+        starts at PCA's solution: ``select_idx`` choose the epoch (early
+        stopping's validation set), ``decide_idx`` decide between the
+        network and PCA's solution (``_pca.decision_split``), so the decision
+        never sees the rows whose noise chose the epoch. Otherwise
+        ``select_idx`` is ``valid_idx`` and ``decide_idx`` None.
+
     batch_size : int
         Rows per step (``"auto"`` resolved for the training rows).
 
@@ -83,6 +94,8 @@ class FitPlan:
     max_epochs: int
     train_idx: np.ndarray | None
     valid_idx: np.ndarray | None
+    select_idx: np.ndarray | None
+    decide_idx: np.ndarray | None
     batch_size: int
     pca_init: bool
     pca_start: bool
@@ -100,16 +113,17 @@ class FitPlan:
         """Rows held out for early stopping (0 without it)."""
         return 0 if self.valid_idx is None else len(self.valid_idx)
 
-    def with_components(self, n_components, init):
+    def with_components(self, n_components, params):
         """This plan with the code's width, and whether PCA can start it.
 
         ``init="pca"`` with a code wider than PCA can give (more components
         than training rows or features) raises; ``"auto"`` then starts at
-        random.
+        random, and all the validation rows choose the epoch. A code wider
+        than the input warns (``_pca.warn_overcomplete``).
         """
         limit = min(self.n_train, self.n_features)
         pca_start = self.pca_init and n_components <= limit
-        if self.pca_init and not pca_start and init == "pca":
+        if self.pca_init and not pca_start and params["init"] == "pca":
             raise ValueError(
                 f"n_components={n_components} must be between 0 and "
                 f"min(n_samples, n_features)={limit} with "
@@ -117,8 +131,10 @@ class FitPlan:
                 "validation part); use init='random' for a code wider than "
                 "that."
             )
+        warn_overcomplete(n_components, self.n_features, params)
+        split = {} if pca_start else {"select_idx": self.valid_idx, "decide_idx": None}
         return dataclasses.replace(
-            self, n_components=int(n_components), pca_start=pca_start
+            self, n_components=int(n_components), pca_start=pca_start, **split
         )
 
 
@@ -172,6 +188,9 @@ def plan_fit(params, X, seed, *, incremental, first_pass, epochs_before=0, scale
         verbose=params["verbose"],
     )
     train_idx, valid_idx = validation_split(params, n_samples, seed, n_valid=n_valid)
+    select_idx, decide_idx = valid_idx, None
+    if pca_init and valid_idx is not None:
+        select_idx, decide_idx = decision_split(valid_idx, seed)
     n_components = params["n_components"]
     counted = n_components is not None and not isinstance(n_components, Integral)
     return FitPlan(
@@ -184,6 +203,8 @@ def plan_fit(params, X, seed, *, incremental, first_pass, epochs_before=0, scale
         max_epochs=1 if incremental else params["max_iter"],
         train_idx=train_idx,
         valid_idx=valid_idx,
+        select_idx=select_idx,
+        decide_idx=decide_idx,
         batch_size=batch_size,
         pca_init=pca_init,
         pca_start=False,

@@ -96,7 +96,6 @@ class _Build:
 
     def __init__(self, X, params, plan):
         self.train = RowDataset(X, plan.train_idx)
-        self.valid = None if plan.valid_idx is None else RowDataset(X, plan.valid_idx)
         self.stats = stats = DataStats.read(
             X,
             train=plan.train_idx,
@@ -104,16 +103,17 @@ class _Build:
             pca=plan.needs_pca,
             keep_valid=self.train.chunk_bounds() is not None,
         )
-        if stats.valid_rows is not None:  # a chunked source's, kept in memory
-            self.valid = RowDataset(stats.valid_rows)
         scaler = stats.scaler(params["loss"])
         group = current_group()
         if group is not None:  # the statistics too must agree (collective)
             mean = 0.0 if scaler.mean is None else float(np.sum(scaler.mean))
             group.check_same("X", [scaler.scale, mean], plan.device)
         k = resolve_n_components(params["n_components"], X.shape, stats.pca)
-        self.plan = plan = plan.with_components(k, params["init"])
-        self.start = PCAStart(stats.pca, k, scaler) if plan.pca_start else None
+        self.plan = plan = plan.with_components(k, params)
+        # The rows that choose the epoch, and those that judge it against PCA.
+        self.valid = _held_out(X, stats, plan, plan.select_idx)
+        decide = _held_out(X, stats, plan, plan.decide_idx)
+        self.start = PCAStart(stats.pca, k, scaler, decide) if plan.pca_start else None
         own = own_callbacks(params, not plan.incremental, loss_units(params, scaler))
         self.stopper = dict(own).get("early_stopping")
         self.net = build_net(
@@ -130,6 +130,18 @@ class _Build:
         if not isinstance(params["architecture"], str):
             probe = self.train.rows(np.arange(min(2, len(self.train))))
             self.net.check_module(probe)
+
+
+def _held_out(X, stats, plan, rows):
+    """The validation rows ``rows`` (indices into X, or None) as a data set;
+    from the statistics pass's copy of a chunked source's validation rows
+    when it kept one, so no later pass reads the source for them."""
+    if rows is None or stats.valid_rows is None:
+        return None if rows is None else RowDataset(X, rows)
+    positions = np.searchsorted(plan.valid_idx, rows)
+    return RowDataset(
+        stats.valid_rows, None if len(rows) == plan.n_valid else positions
+    )
 
 
 def _continued(net, plan):
@@ -186,7 +198,7 @@ def train(X, params, plan, net=None):
     records_before = len(net.history)
     # Too little to tell a network from PCA with (or nothing to code):
     # PCA's solution, untrained.
-    too_few = valid is not None and len(valid) < MIN_TEST_ROWS
+    too_few = 0 < plan.n_valid < MIN_TEST_ROWS
     untrained = start is not None and (plan.n_components == 0 or too_few)
     # torch's thread count follows the work of one training step, for the
     # training (and PCA's test after it) of this call only (see _threads).
@@ -199,7 +211,7 @@ def train(X, params, plan, net=None):
     )
     if untrained:
         start.keep_pca(net)
-        _say_untrained(verbose, plan.n_components, len(valid or ()))
+        _say_untrained(verbose, plan.n_components, plan.n_valid)
     else:
         with cpu_threads(flops):
             if start is not None:
@@ -220,7 +232,7 @@ def train(X, params, plan, net=None):
     if valid is not None and not untrained:
         best_epoch = stopper.best_epoch_
         with cpu_threads(flops):
-            kept_pca = start is not None and not start.settle(net, valid)
+            kept_pca = start is not None and not start.settle(net)
         if kept_pca:
             best_epoch = 0
             say_pca_kept(verbose, start.p_value_)

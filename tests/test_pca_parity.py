@@ -1,10 +1,11 @@
 """Swapping PCA for the autoencoder: PCA's n_components, a shared scorer."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -13,6 +14,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_ae import AutoencoderTransformer
 from sklearn_ae._config import validation_split
+from sklearn_ae._pca import PCAStart, decision_split
 from sklearn_ae.metrics import reconstruction_mse, reconstruction_scorer
 
 
@@ -60,7 +62,9 @@ def test_n_components_errors_are_pcas(X_small, fast):
 
 def test_scorer_ranks_pca_and_the_autoencoder_by_their_mse(digits):
     X = digits[0][:600]
-    weak = AutoencoderTransformer(8, max_iter=1, learning_rate=1e-5, random_state=0)
+    weak = AutoencoderTransformer(  # a random network, barely trained
+        8, init="random", max_iter=1, learning_rate=1e-5, random_state=0
+    )
     pipe = Pipeline([("scale", StandardScaler()), ("reduce", PCA(8))])
     search = GridSearchCV(
         pipe,
@@ -134,10 +138,11 @@ def test_the_network_kept_is_the_best_epoch_and_beats_pca(digits):
     ae = AutoencoderTransformer(8, random_state=0).fit(X_train)
     assert 0 < ae.best_epoch_ < ae.n_iter_  # (it stopped later: 100 epochs)
     assert ae.best_epoch_ == int(np.argmin(ae.validation_loss_curve_)) + 1
-    # The weights kept are that epoch's: their error on the validation rows
-    # is the lowest of the curve, not the last epoch's.
+    # The weights kept are that epoch's: their error on the rows that chose
+    # it is the lowest of the curve, not the last epoch's.
     _, valid = validation_split(ae.get_params(), len(X_train), ae._seed)
-    assert -ae.score(X_train[valid]) == pytest.approx(
+    select, _ = decision_split(valid, ae._seed)
+    assert -ae.score(X_train[select]) == pytest.approx(
         min(ae.validation_loss_curve_), rel=1e-5
     )
     pca = PCA(8).fit(X_train)
@@ -153,7 +158,8 @@ def test_init_pca_needs_what_pca_can_give(X_small):
     with pytest.raises(ValueError, match="init='pca' needs architecture='mlp'"):
         AutoencoderTransformer(3, init="pca", loss="bce").fit(X_small)
     # "auto" falls back to a random start where PCA's cannot be had.
-    wide = AutoencoderTransformer(70, max_iter=2, random_state=0).fit(X_small)
+    with pytest.warns(UserWarning, match="the code is overcomplete"):
+        wide = AutoencoderTransformer(70, max_iter=2, random_state=0).fit(X_small)
     assert wide.transform(X_small).shape == (300, 70)
 
 
@@ -180,7 +186,7 @@ def test_batch_size_auto_gives_about_ten_steps_per_epoch(X_small):
     ],
 )
 def test_the_network_is_kept_only_if_it_beats_pca_beyond_noise(gain, kept_network):
-    from sklearn_ae._pca import PCA_TEST_LEVEL, PCAStart
+    from sklearn_ae._pca import PCA_TEST_LEVEL
 
     class Stopper:
         best_epoch_ = 3
@@ -196,6 +202,128 @@ def test_the_network_is_kept_only_if_it_beats_pca_beyond_noise(gain, kept_networ
     start.errors_ = errors_at_pca
     kept_pca = []
     start.keep_pca = kept_pca.append
-    assert start.settle(Net(), valid=None) is kept_network
+    assert start.settle(Net()) is kept_network
     assert (start.p_value_ < PCA_TEST_LEVEL) is kept_network
     assert bool(kept_pca) is not kept_network
+
+
+def test_the_decision_never_sees_the_rows_that_chose_the_epoch(X_small, monkeypatch):
+    from sklearn_ae._data import RowDataset
+
+    # Which rows each stage reads: training (the batches and the validation
+    # epochs that choose the epoch), then the PCA-or-network decision.
+    stage, read = ["fit"], {"fit": set(), "decide": set()}
+    rows = RowDataset.rows
+
+    def recording_rows(self, positions):
+        indices = np.arange(len(self)) if self.indices is None else self.indices
+        read.setdefault(stage[0], set()).update(indices[positions].tolist())
+        return rows(self, positions)
+
+    def staged(method, name):
+        def run(*args, **kwargs):
+            stage[0] = name
+            try:
+                return method(*args, **kwargs)
+            finally:
+                stage[0] = "fit"
+
+        return run
+
+    monkeypatch.setattr(RowDataset, "rows", recording_rows)
+    monkeypatch.setattr(PCAStart, "start", staged(PCAStart.start, "start"))
+    monkeypatch.setattr(PCAStart, "settle", staged(PCAStart.settle, "decide"))
+    ae = AutoencoderTransformer(4, max_iter=30, random_state=0).fit(X_small)
+    assert ae.best_epoch_ > 0  # an epoch was chosen, then judged
+    train, valid = validation_split(ae.get_params(), len(X_small), ae._seed)
+    select, decide = decision_split(valid, ae._seed)
+    assert read["decide"] == set(decide.tolist())
+    assert read["fit"] == set(train.tolist()) | set(select.tolist())
+    assert read["decide"].isdisjoint(read["fit"])
+    assert len(decide) == len(valid) // 2 and len(select) == len(valid) - len(decide)
+
+
+def test_the_decision_rows_are_half_the_validation_rows_apart_from_them():
+    valid = np.arange(100, 131)  # 31 validation rows
+    select, decide = decision_split(valid, seed=3)
+    assert (len(select), len(decide)) == (16, 15)
+    assert np.array_equal(np.sort(np.r_[select, decide]), valid)
+    assert np.all(np.diff(select) > 0) and np.all(np.diff(decide) > 0)
+    again = decision_split(valid, seed=3)
+    assert np.array_equal(again[1], decide)  # reproducible from the seed
+    assert not np.array_equal(decision_split(valid, seed=4)[1], decide)
+
+
+def test_the_network_is_not_kept_on_wine_where_it_does_not_beat_pca():
+    # A user's first comparison: an AE kept on its flattered validation error
+    # reconstructed held-out wine 1.04x worse than PCA; the decision on rows
+    # that did not choose the epoch keeps PCA's solution.
+    from sklearn.datasets import load_wine
+
+    import sklearn_ae
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    reducers = {"PCA": PCA(2), "AE": AutoencoderTransformer(2, random_state=0)}
+    result = sklearn_ae.compare(reducers, X, y, random_state=0)
+    errors = result["reconstruction_mse"]
+    assert errors["AE"] <= 1.001 * errors["PCA"]
+
+
+def test_a_code_wider_than_the_input_warns_unless_regularised(X_small):
+    X = X_small[:, :6]
+    message = "n_components=8 is larger than n_features=6: the code is overcomplete"
+    with pytest.warns(UserWarning, match=message) as caught:
+        AutoencoderTransformer(8, max_iter=1, random_state=0).fit(X)
+    assert caught[0].filename == __file__  # it points at the caller's fit
+    regularised = [{"sparsity": 1e-3}, {"noise": 0.1}, {"variational": True}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for params in regularised:
+            AutoencoderTransformer(8, max_iter=1, random_state=0, **params).fit(X)
+        AutoencoderTransformer(6, max_iter=1, random_state=0).fit(X)
+
+
+def test_a_chunked_sources_decision_rows_come_from_the_kept_validation_rows(
+    X_small, monkeypatch
+):
+    # On a dask array the statistics pass keeps the validation rows in
+    # memory; the epoch is chosen on one half of them and the decision made
+    # on the other, both read from that copy, not the source.
+    da = pytest.importorskip("dask.array")
+    seen = {}
+    start = PCAStart.start
+
+    def spy(self, net, valid=None):
+        seen["select"] = valid.rows(np.arange(len(valid)))
+        seen["decide"] = self.decide.rows(np.arange(len(self.decide)))
+        seen["sources"] = {type(valid.X), type(self.decide.X)}
+        return start(self, net, valid)
+
+    monkeypatch.setattr(PCAStart, "start", spy)
+    X = X_small.astype(np.float32)
+    dX = da.from_array(X, chunks=(60, X.shape[1]))
+    ae = AutoencoderTransformer(4, max_iter=2, random_state=0).fit(dX)
+    _, valid = validation_split(ae.get_params(), len(X), ae._seed)
+    select, decide = decision_split(valid, ae._seed)
+    assert seen["sources"] == {np.ndarray}
+    assert_array_equal(seen["select"], X[select])
+    assert_array_equal(seen["decide"], X[decide])
+
+
+def test_only_pcas_start_sets_decision_rows_apart(X_small):
+    from sklearn_ae._plan import plan_fit
+
+    params = AutoencoderTransformer(70).get_params(deep=False)
+    plan = plan_fit(params, X_small, 0, incremental=False, first_pass=True)
+    narrow = plan.with_components(4, params)
+    assert narrow.pca_start
+    assert_array_equal(
+        np.sort(np.r_[narrow.select_idx, narrow.decide_idx]), plan.valid_idx
+    )
+    # A code PCA cannot give starts at random ("auto"): no race against PCA,
+    # so all the validation rows choose the epoch.
+    with pytest.warns(UserWarning, match="the code is overcomplete"):
+        wide = plan.with_components(70, params)
+    assert not wide.pca_start and wide.decide_idx is None
+    assert_array_equal(wide.select_idx, plan.valid_idx)
