@@ -72,9 +72,11 @@ class PPCAFill:
         cov = (centred.T @ centred + spread) / max(n - 1, 1)
         variances, axes = np.linalg.eigh(cov)
         variances, axes = variances[::-1], axes[:, ::-1]
-        # The noise: the mean variance off the k axes, floored so that the
-        # covariance stays invertible (constant features, k above the rank).
-        noise = max(float(variances[k:].mean()), 1e-3 * max(variances[0], 1.0))
+        # The noise: the mean variance off the k axes (none when k = d),
+        # floored so that the covariance stays invertible (constant features,
+        # k above the rank).
+        off_axes = float(variances[k:].mean()) if k < d else 0.0
+        noise = max(off_axes, 1e-3 * max(variances[0], 1.0))
         kept = axes[:, :k]
         covariance = (kept * np.maximum(variances[:k], noise)) @ kept.T + noise * (
             np.eye(d) - kept @ kept.T

@@ -133,6 +133,23 @@ def test_the_linear_model_fills_with_the_gaussian_conditional_mean():
     assert_array_equal(filled[~missing], X[~missing])
 
 
+def test_the_linear_model_as_wide_as_the_input_fills_finite_values():
+    import warnings
+
+    from sklearn_ae._ppca_fill import PPCAFill
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 4))
+    missing = rng.random(X.shape) < 0.2
+    missing[missing.all(axis=1), 0] = False
+    X_nan = np.where(missing, np.nan, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no mean of nothing
+        model = PPCAFill(4).fit(X_nan, missing)
+    assert np.isfinite(model.precision_).all()
+    assert np.isfinite(model.fill(X_nan, missing)).all()
+
+
 def test_it_weighs_the_network_and_the_linear_model_on_held_out_cells(low_rank):
     X, X_nan, holes = low_rank
     imputer = AutoencoderImputer(**_FAST).fit(X_nan)
