@@ -243,6 +243,14 @@ class RowDataset(torch.utils.data.Dataset):
     def __len__(self):
         return self.X.shape[0] if self.indices is None else len(self.indices)
 
+    def subset(self, positions):
+        """The rows at ``positions`` (sorted positions in this dataset; None
+        for all of them) as a dataset of the same source."""
+        if positions is None:
+            return self
+        indices = positions if self.indices is None else self.indices[positions]
+        return RowDataset(self.X, indices)
+
     def rows(self, positions):
         """Dense ndarray of the rows at ``positions`` (positions in this dataset)."""
         if self.indices is not None:
