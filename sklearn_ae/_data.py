@@ -1,4 +1,4 @@
-"""The data path: input checking, lazy rows, the row dataset and its batches.
+"""The data path: input checking, lazy rows and the row dataset.
 
 Nothing here loads or copies a large input whole.
 
