@@ -1,4 +1,4 @@
-"""The data path: input checking, lazy rows, the row dataset and its batches.
+"""The data path: input checking, lazy rows and the row dataset.
 
 Nothing here loads or copies a large input whole.
 
@@ -14,33 +14,8 @@ A dask array is validated on its first row (shape, dtype and feature checks
 need no data) and then read through :class:`LazyRows`, which computes only the
 rows a batch asks for.
 
-**Batches.** skorch wraps data in a ``Dataset`` indexed one sample at a time
-and collated by a ``DataLoader``. Here :class:`BatchIterator` cuts a batch out
-of the 2-D array in one indexing operation (dense, memory-mapped, sparse CSR or
-lazy; a sparse batch is densified on its own), and the scaler turns it into a
-float32 tensor on the device. Dense in-memory data of at most
-``TENSOR_CACHE_BYTES`` (as float32) skip even that: they are converted once
-per fit (or, float32 data that need no scaling, wrapped without a copy), and a
-batch is one ``index_select`` from that tensor. Per batch,
-converting and gathering rows from numpy cost about as much as the 784-32-784
-model's forward pass (``aten::index`` alone 120-200 us for 256 x 784 floats,
-``index_select`` 20 us). Memory maps, sparse matrices and larger arrays keep
-the streaming path, so they are never copied whole.
-
-**Chunked sources.** A dask array computes whole chunks, and a memory map
-reads whole pages from disk, whichever rows a batch needs: drawing each batch
-from a full permutation of the rows made one epoch over a 20,000-row dask
-array in 10 chunks compute the data 316 times. So for these sources (see
-:meth:`RowDataset.chunk_bounds`; a memory map is cut into chunks of
-``CHUNK_ROWS`` rows) an epoch visits the chunks in a shuffled order, a few at
-a time (``SHUFFLE_CHUNKS``, and at most ``SHUFFLE_BUFFER_BYTES`` of float32
-rows), reads each group once, shuffles its rows together with the rows left
-over from the previous group, and cuts the batches from that buffer. Each
-chunk is read once per epoch; every batch still has ``batch_size`` rows (but
-the last), and the order is fixed by the shuffling generator's seed. It is
-not a full permutation: a batch mixes rows of the chunks of one group (and
-fewer than ``batch_size`` rows of the group before), not of the whole data
-set. In-memory arrays keep the full permutation.
+**Data sets.** :class:`RowDataset` is the rows of X a fit trains or validates
+on; the engine's ``_engine._net.BatchIterator`` cuts its batches.
 """
 
 import mmap
@@ -54,10 +29,7 @@ from sklearn.utils import assert_all_finite, gen_batches
 from ._compat import validate_data
 
 __all__ = [
-    "SHUFFLE_BUFFER_BYTES",
-    "SHUFFLE_CHUNKS",
     "TENSOR_CACHE_BYTES",
-    "BatchIterator",
     "LazyRows",
     "RowDataset",
     "as_tensor",
@@ -80,12 +52,6 @@ CHUNK_ROWS = 4096
 # Largest training set (as float32 on the device) that is turned into one
 # tensor per fit; 256 MiB is about 85,000 MNIST digits.
 TENSOR_CACHE_BYTES = 256 * 2**20
-
-# A shuffled epoch over a chunked source (a dask array, a memory map) reads
-# this many chunks at a time, within SHUFFLE_BUFFER_BYTES of float32 rows (at
-# least one chunk), and shuffles their rows together.
-SHUFFLE_CHUNKS = 4
-SHUFFLE_BUFFER_BYTES = 64 * 2**20
 
 _FLOATS = [np.float64, np.float32]
 
@@ -258,7 +224,7 @@ class RowDataset(torch.utils.data.Dataset):
     """Rows of a 2-D array, optionally restricted to ``indices``.
 
     A torch ``Dataset`` only so that skorch passes it through unchanged; it is
-    read a batch at a time by :class:`BatchIterator`, never item by item.
+    read a batch at a time by the engine's ``BatchIterator``, never item by item.
 
     Parameters
     ----------
@@ -276,6 +242,14 @@ class RowDataset(torch.utils.data.Dataset):
 
     def __len__(self):
         return self.X.shape[0] if self.indices is None else len(self.indices)
+
+    def subset(self, positions):
+        """The rows at ``positions`` (sorted positions in this dataset; None
+        for all of them) as a dataset of the same source."""
+        if positions is None:
+            return self
+        indices = positions if self.indices is None else self.indices[positions]
+        return RowDataset(self.X, indices)
 
     def rows(self, positions):
         """Dense ndarray of the rows at ``positions`` (positions in this dataset)."""
@@ -321,125 +295,3 @@ class RowDataset(torch.utils.data.Dataset):
                 out = torch.empty((n, *t.shape[1:]), dtype=t.dtype, device=t.device)
             out[rows] = t
         return out
-
-
-class BatchIterator:
-    """Yields ``(X_batch, X_batch)`` tensors over a :class:`RowDataset`.
-
-    Re-iterable: each pass draws a fresh order from ``generator`` when
-    ``shuffle`` is true, so every epoch sees the data in a new order and the
-    sequence of orders is fixed by the generator's seed. With ``tensor`` (the
-    whole dataset, already converted) batches are gathered from it; the
-    batches are the same as without it. With ``shard`` (a function of
-    ``(start, stop)`` giving this process's ``(lo, hi)``, see
-    ``ProcessGroup.shard``) each batch of ``batch_size`` rows is cut as usual
-    and only this process's part of it is yielded (possibly empty); every
-    process yields the same number of batches.
-    """
-
-    def __init__(
-        self,
-        dataset,
-        batch_size,
-        shuffle,
-        generator,
-        convert,
-        tensor=None,
-        shard=None,
-    ):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.generator = generator
-        self.convert = convert
-        self.tensor = tensor
-        self.shard = shard
-
-    def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
-
-    def __iter__(self):
-        bounds = None if self.tensor is not None else self.dataset.chunk_bounds()
-        if bounds is not None:
-            yield from self._iter_chunked(bounds)
-            return
-        n = len(self.dataset)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        tensor, shard = self.tensor, self.shard
-        if order is not None:
-            # Sorted positions read memory (and memory maps) in order; the
-            # batch is a set for the loss, so the order inside it is free.
-            # Each batch's positions sorted, the full batches in one call.
-            full = n - n % self.batch_size
-            batches = [
-                *order[:full].view(-1, self.batch_size).sort(dim=1).values,
-                *([order[full:].sort().values] if full < n else []),
-            ]
-        for k, start in enumerate(range(0, n, self.batch_size)):
-            stop = min(start + self.batch_size, n)
-            if order is None:
-                lo, hi = (start, stop) if shard is None else shard(start, stop)
-                if tensor is not None:
-                    xb = tensor[lo:hi]
-                else:
-                    xb = self.convert(self.dataset.rows(np.arange(lo, hi)))
-                yield xb, xb
-                continue
-            positions = batches[k]
-            if shard is not None:
-                lo, hi = shard(0, stop - start)
-                positions = positions[lo:hi]
-            if tensor is not None:
-                xb = tensor.index_select(0, positions.to(tensor.device))
-            else:
-                xb = self.convert(self.dataset.rows(positions.numpy()))
-            yield xb, xb
-
-    def _iter_chunked(self, bounds):
-        """Batches from groups of whole chunks, each chunk read once.
-
-        See the module docstring. Without ``shuffle`` the chunks come in order
-        and the batches are the same consecutive rows as on the row-by-row
-        path.
-        """
-        n_chunks = len(bounds) - 1
-        if n_chunks < 1:
-            return
-        sizes = np.diff(bounds)
-        row_bytes = 4 * self.dataset.X.shape[1]
-        per_group = int(
-            max(
-                1,
-                min(SHUFFLE_CHUNKS, SHUFFLE_BUFFER_BYTES // (row_bytes * sizes.max())),
-            )
-        )
-        if self.shuffle:
-            order = torch.randperm(n_chunks, generator=self.generator).numpy()
-        else:
-            order = np.arange(n_chunks)
-        bs, shard, carry = self.batch_size, self.shard, None
-        for first in range(0, n_chunks, per_group):
-            # The chunks of a group are read in the source's order.
-            chunks = np.sort(order[first : first + per_group])
-            positions = np.concatenate(
-                [np.arange(bounds[c], bounds[c + 1]) for c in chunks]
-            )
-            buffer = self.convert(self.dataset.rows(positions))
-            if carry is not None:
-                buffer = torch.cat([carry, buffer])
-            last = first + per_group >= n_chunks
-            n_rows = len(buffer)
-            n_out = n_rows if last else n_rows - n_rows % bs
-            if self.shuffle:
-                mix = torch.randperm(n_rows, generator=self.generator)
-                mix = mix.to(buffer.device)
-            else:
-                mix = torch.arange(n_rows, device=buffer.device)
-            for start in range(0, n_out, bs):
-                rows = mix[start : min(start + bs, n_out)]  # positions in buffer
-                if shard is not None:
-                    lo, hi = shard(0, len(rows))
-                    rows = rows[lo:hi]
-                xb = buffer.index_select(0, rows)
-                yield xb, xb
-            carry = None if n_out == n_rows else buffer.index_select(0, mix[n_out:])

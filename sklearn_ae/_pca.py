@@ -255,15 +255,17 @@ class PCAStart:
        PCA's, its nonlinear corrections zero): :meth:`start`.
     2. With early stopping, the validation rows are split in two (by the
        fit plan, with :func:`decision_split`): the selection rows choose the
-       epoch, the decision rows ``decide`` judge it. On the selection rows
-       the start is "epoch 0": its error is the score to beat, and its
-       weights are restored if no epoch beats it (:meth:`start` primes the
-       stopping rule).
+       epoch, the decision rows judge it. On the selection rows the start is
+       "epoch 0" of the stopping rule (the trainer primes it): its error is
+       the score to beat, and its weights are restored if no epoch beats it.
     3. A trained network that does beat it replaces it only if its per-row
        errors on the decision rows, which did not choose the epoch, are lower
        by a one-sided paired t-test at ``PCA_TEST_LEVEL``; otherwise, or when
        the start won, the PCA of all rows is put back, so that the model is
        ``PCA(k).fit(X)`` (:meth:`settle`).
+
+    It never reads the data: the decision rows' errors come from the one
+    function it is handed.
 
     Parameters
     ----------
@@ -276,16 +278,18 @@ class PCAStart:
     scaler : InputScaler
         The map into module space (centred, divided by ``scale``).
 
-    decide : RowDataset or None, default=None
-        The decision rows, which :meth:`settle` judges the network on and
-        then drops; None without early stopping.
+    decision_errors : callable or None, default=None
+        ``decision_errors()`` gives each decision row's reconstruction error
+        with the net's weights of the moment (``AutoencoderNet.row_errors``
+        of the decision rows); dropped by :meth:`settle`. None without early
+        stopping.
     """
 
-    def __init__(self, pca, n_components, scaler, decide=None):
+    def __init__(self, pca, n_components, scaler, decision_errors=None):
         self.pca = pca
         self.n_components = n_components
         self.scaler = scaler
-        self.decide = decide
+        self.decision_errors = decision_errors
         self.p_value_ = None
 
     def _apply(self, module, rows):
@@ -293,35 +297,39 @@ class PCAStart:
         mean = (fit.mean - self.scaler.mean) / self.scaler.scale
         init_from_pca(module, fit.axes, mean)
 
-    def start(self, net, valid=None):
-        """Set the module to the training rows' PCA; prime the stopping rule
-        with its error on the selection rows ``valid``."""
+    def start(self, net):
+        """Set the module to the training rows' PCA; note the decision rows'
+        errors there."""
         self._apply(net.module_, "train")
         self.errors_ = None
-        if valid is not None:
-            stopper = dict(net.callbacks_)["early_stopping"]
-            stopper.begin_at(net.row_errors(valid).mean(), net.module_.state_dict())
-        if self.decide is not None:
-            self.errors_ = net.row_errors(self.decide)
+        if self.decision_errors is not None:
+            self.errors_ = self.decision_errors()
 
     def keep_pca(self, net):
         """Put the PCA of all rows in the module: the model is then PCA's."""
         self._apply(net.module_, "all")
 
-    def settle(self, net):
+    def settle(self, net, best_epoch):
         """After training: keep the network, or PCA's solution, by the
         decision rows; then drop them (a view of X).
+
+        Parameters
+        ----------
+        net : AutoencoderNet
+            The trained net, with the weights of its best epoch.
+
+        best_epoch : int
+            The stopping rule's best epoch (0: the start).
 
         Returns
         -------
         kept_network : bool
         """
-        decide, self.decide = self.decide, None
-        stopper = dict(net.callbacks_)["early_stopping"]
-        if stopper.best_epoch_ == 0:
+        errors, self.decision_errors = self.decision_errors, None
+        if best_epoch == 0:
             self.keep_pca(net)
             return False
-        gain = self.errors_ - net.row_errors(decide)
+        gain = self.errors_ - errors()
         self.p_value_ = _one_sided_p(gain)
         if self.p_value_ < PCA_TEST_LEVEL:
             return True

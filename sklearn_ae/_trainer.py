@@ -9,6 +9,7 @@ the estimator, which is the only writer of the fitted attributes.
 """
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -92,16 +93,16 @@ def _say_untrained(verbose, n_components, n_valid):
 
 
 class _Build:
-    """A first pass's statistics, net, PCA start and data sets."""
+    """A first pass's statistics, data sets, net and PCA start."""
 
     def __init__(self, X, params, plan):
-        self.train = RowDataset(X, plan.train_idx)
+        source = RowDataset(X)
         self.stats = stats = DataStats.read(
             X,
             train=plan.train_idx,
             valid=plan.valid_idx,
             pca=plan.needs_pca,
-            keep_valid=self.train.chunk_bounds() is not None,
+            keep_valid=source.chunk_bounds() is not None,
         )
         scaler = stats.scaler(params["loss"])
         group = current_group()
@@ -110,13 +111,10 @@ class _Build:
             group.check_same("X", [scaler.scale, mean], plan.device)
         k = resolve_n_components(params["n_components"], X.shape, stats.pca)
         self.plan = plan = plan.with_components(k, params)
-        # The rows that choose the epoch, and those that judge it against PCA.
-        self.valid = _held_out(X, stats, plan, plan.select_idx)
-        decide = _held_out(X, stats, plan, plan.decide_idx)
-        self.start = PCAStart(stats.pca, k, scaler, decide) if plan.pca_start else None
+        self.train, self.valid, decide = _data_sets(source, stats, plan)
         own = own_callbacks(params, not plan.incremental, loss_units(params, scaler))
         self.stopper = dict(own).get("early_stopping")
-        self.net = build_net(
+        self.net = net = build_net(
             {**params, "n_components": k},
             plan.n_features,
             scaler,
@@ -126,22 +124,35 @@ class _Build:
             callbacks=own,
         )
         # Missing cells: inputs filled, the loss over observed cells (_missing).
-        self.net.missing = stats.missing
+        net.missing = stats.missing
+        self.start = None
+        if plan.pca_start:
+            # PCA's race reads the decision rows only through this function.
+            errors = (
+                None if decide is None else functools.partial(net.row_errors, decide)
+            )
+            self.start = PCAStart(stats.pca, k, scaler, errors)
         if not isinstance(params["architecture"], str):
             probe = self.train.rows(np.arange(min(2, len(self.train))))
-            self.net.check_module(probe)
+            net.check_module(probe)
 
 
-def _held_out(X, stats, plan, rows):
-    """The validation rows ``rows`` (indices into X, or None) as a data set;
-    from the statistics pass's copy of a chunked source's validation rows
-    when it kept one, so no later pass reads the source for them."""
-    if rows is None or stats.valid_rows is None:
-        return None if rows is None else RowDataset(X, rows)
-    positions = np.searchsorted(plan.valid_idx, rows)
-    return RowDataset(
-        stats.valid_rows, None if len(rows) == plan.n_valid else positions
-    )
+def _data_sets(source, stats, plan):
+    """The training rows, the validation rows that choose the epoch and those
+    that decide between the network and PCA (None where there are none), as
+    data sets of ``source`` (all of X); the validation rows from the
+    statistics pass's copy of a chunked source's when it kept one, so no
+    later pass reads the source for them."""
+
+    def held_out(rows):
+        if rows is None or stats.valid_rows is None:
+            return None if rows is None else source.subset(rows)
+        positions = np.searchsorted(plan.valid_idx, rows)
+        whole = len(rows) == plan.n_valid
+        return RowDataset(stats.valid_rows, None if whole else positions)
+
+    train = source.subset(plan.train_idx)
+    return train, held_out(plan.select_idx), held_out(plan.decide_idx)
 
 
 def _continued(net, plan):
@@ -215,7 +226,11 @@ def train(X, params, plan, net=None):
     else:
         with cpu_threads(flops):
             if start is not None:
-                start.start(net, valid)
+                start.start(net)
+                if valid is not None:
+                    # PCA's solution is "epoch 0" of the stopping rule.
+                    weights = net.module_.state_dict()
+                    stopper.begin_at(net.row_errors(valid).mean(), weights)
             # Each call shuffles, and draws its noise and samples, from
             # generators seeded by the seed and the epochs before it:
             # reproducible, also after save and load, which keep n_iter_.
@@ -232,7 +247,7 @@ def train(X, params, plan, net=None):
     if valid is not None and not untrained:
         best_epoch = stopper.best_epoch_
         with cpu_threads(flops):
-            kept_pca = start is not None and not start.settle(net)
+            kept_pca = start is not None and not start.settle(net, best_epoch)
         if kept_pca:
             best_epoch = 0
             say_pca_kept(verbose, start.p_value_)

@@ -14,6 +14,7 @@ import torch
 from skorch.callbacks import Callback
 
 import sklearn_ae._data as data_module
+import sklearn_ae._engine._net as net_module
 import sklearn_ae._engine._optim as optim_module
 from sklearn_ae import AutoencoderTransformer
 from sklearn_ae._config import fused_optimizer_kwargs
@@ -181,7 +182,7 @@ def test_the_lean_epoch_keeps_no_tensor_per_batch(X_small, fast, monkeypatch):
     # batches' memory in the C heap (570 MiB for one epoch over a 391 MiB
     # memory map): the live tensors must not grow with the batches.
     live = []
-    batches = data_module.BatchIterator.__iter__
+    batches = net_module.BatchIterator.__iter__
 
     def counting(self):
         for batch in batches(self):
@@ -191,7 +192,7 @@ def test_the_lean_epoch_keeps_no_tensor_per_batch(X_small, fast, monkeypatch):
             )
             yield batch
 
-    monkeypatch.setattr(data_module.BatchIterator, "__iter__", counting)
+    monkeypatch.setattr(net_module.BatchIterator, "__iter__", counting)
     params = {**fast, "batch_size": 16, "max_iter": 1}
     ae = AutoencoderTransformer(**params).fit(X_small[:160])
     assert ae.net_.lean_epochs() and len(live) == 10

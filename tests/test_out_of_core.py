@@ -9,6 +9,7 @@ import torch
 from numpy.testing import assert_array_equal
 
 import sklearn_ae._data as data_module
+import sklearn_ae._engine._net as net_module
 import sklearn_ae._stats as stats_module
 from sklearn_ae import AutoencoderTransformer
 
@@ -106,7 +107,7 @@ def test_fit_and_transform_on_a_dask_array_chunk_by_chunk(monkeypatch, fast):
     # Scan chunks or groups of SHUFFLE_CHUNKS dask chunks, never the whole
     # array at once.
     assert max(computed) <= data_module.CHUNK_ROWS < len(X)
-    assert 1000 * data_module.SHUFFLE_CHUNKS in computed
+    assert 1000 * net_module.SHUFFLE_CHUNKS in computed
     assert_array_equal(ae.transform(dX), ae.transform(X))
     assert ae.n_features_in_ == 12
 
@@ -198,7 +199,7 @@ def test_chunked_shuffle_is_reproducible_and_follows_random_state(fast):
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_chunked_batches_cover_every_row_once(shuffle, monkeypatch):
     da = pytest.importorskip("dask.array")
-    monkeypatch.setattr(data_module, "SHUFFLE_CHUNKS", 3)
+    monkeypatch.setattr(net_module, "SHUFFLE_CHUNKS", 3)
     # Rows that name themselves, in 11 chunks of unequal size; a subset of
     # them, as a validation split would take.
     X = np.repeat(np.arange(1000, dtype=np.float32)[:, None], 2, axis=1)
@@ -207,7 +208,7 @@ def test_chunked_batches_cover_every_row_once(shuffle, monkeypatch):
     for indices in (None, subset):
         dataset = data_module.RowDataset(rows, indices)
         batches = list(
-            data_module.BatchIterator(
+            net_module.BatchIterator(
                 dataset,
                 batch_size=64,
                 shuffle=shuffle,

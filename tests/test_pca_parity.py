@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_ae import AutoencoderTransformer
 from sklearn_ae._config import validation_split
+from sklearn_ae._engine._net import AutoencoderNet
 from sklearn_ae._pca import PCAStart, decision_split
 from sklearn_ae.metrics import reconstruction_mse, reconstruction_scorer
 
@@ -188,21 +189,17 @@ def test_batch_size_auto_gives_about_ten_steps_per_epoch(X_small):
 def test_the_network_is_kept_only_if_it_beats_pca_beyond_noise(gain, kept_network):
     from sklearn_ae._pca import PCA_TEST_LEVEL
 
-    class Stopper:
-        best_epoch_ = 3
-
-    class Net:
-        callbacks_ = (("early_stopping", Stopper()),)
-
-        def row_errors(self, valid):
-            return errors_at_pca - gain
-
     errors_at_pca = np.full(10, 2.0)
-    start = PCAStart(pca=None, n_components=2, scaler=None)
+    start = PCAStart(
+        pca=None,
+        n_components=2,
+        scaler=None,
+        decision_errors=lambda: errors_at_pca - gain,
+    )
     start.errors_ = errors_at_pca
     kept_pca = []
     start.keep_pca = kept_pca.append
-    assert start.settle(Net()) is kept_network
+    assert start.settle(net=None, best_epoch=3) is kept_network
     assert (start.p_value_ < PCA_TEST_LEVEL) is kept_network
     assert bool(kept_pca) is not kept_network
 
@@ -291,24 +288,25 @@ def test_a_chunked_sources_decision_rows_come_from_the_kept_validation_rows(
     # memory; the epoch is chosen on one half of them and the decision made
     # on the other, both read from that copy, not the source.
     da = pytest.importorskip("dask.array")
-    seen = {}
-    start = PCAStart.start
+    read = []
+    row_errors = AutoencoderNet.row_errors
 
-    def spy(self, net, valid=None):
-        seen["select"] = valid.rows(np.arange(len(valid)))
-        seen["decide"] = self.decide.rows(np.arange(len(self.decide)))
-        seen["sources"] = {type(valid.X), type(self.decide.X)}
-        return start(self, net, valid)
+    def spy(net, dataset):
+        read.append((type(dataset.X), dataset.rows(np.arange(len(dataset)))))
+        return row_errors(net, dataset)
 
-    monkeypatch.setattr(PCAStart, "start", spy)
+    monkeypatch.setattr(AutoencoderNet, "row_errors", spy)
     X = X_small.astype(np.float32)
     dX = da.from_array(X, chunks=(60, X.shape[1]))
     ae = AutoencoderTransformer(4, max_iter=2, random_state=0).fit(dX)
     _, valid = validation_split(ae.get_params(), len(X), ae._seed)
     select, decide = decision_split(valid, ae._seed)
-    assert seen["sources"] == {np.ndarray}
-    assert_array_equal(seen["select"], X[select])
-    assert_array_equal(seen["decide"], X[decide])
+    # PCA's errors on both halves at the start, the decision rows' again
+    # after training.
+    assert {source for source, _ in read} == {np.ndarray}
+    assert_array_equal(read[0][1], X[decide])
+    assert_array_equal(read[1][1], X[select])
+    assert_array_equal(read[2][1], X[decide])
 
 
 def test_only_pcas_start_sets_decision_rows_apart(X_small):
