@@ -50,6 +50,7 @@ import json
 import math
 import os
 import re
+import reprlib
 import warnings
 import zipfile
 from numbers import Integral, Real
@@ -70,7 +71,7 @@ from .._config import (
     meta_module,
     resolve_device,
 )
-from .._fitted import FITTED, base_kind
+from .._fitted import FITTED
 from .._scaling import InputScaler
 from .._version import __version__
 from ._files import open_regular, replace_atomically
@@ -107,11 +108,6 @@ def _qualified(cls):
 # The classes a parameter may hold in a file, by exact qualified name.
 _ALLOWED = {"optimizer": OPTIMIZERS, "architecture": ARCHITECTURES}
 _CLASSES = {k: {_qualified(c): c for c in v.values()} for k, v in _ALLOWED.items()}
-_NAMES = {k: ", ".join(c.__name__ for c in v.values()) for k, v in _ALLOWED.items()}
-_METADATA_KEYS = {"format", "format_version", "estimator", "versions", "params"}
-_METADATA_KEYS |= {"module_class", "fitted"}  # (and, optionally, "optimizer")
-# The declared fitted values, and what the net holds (the mean is a tensor).
-_FITTED_KEYS = {f.key for f in FITTED} | {"scale_", "has_mean", "device"}
 # How this machine runs an optimizer, not part of the model: the loaded
 # optimizer keeps its own (a file saved where "fused" was available loads
 # where it is not).
@@ -122,24 +118,20 @@ _SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momen
 # hyperparameters the estimator leaves at their defaults: no amsgrad, no
 # momentum, not centered); Adagrad has it from its construction.
 _OPTIMIZER_STATE = {
-    name: set(keys.split())
-    for name, keys in {
-        "Adam": "step exp_avg exp_avg_sq",
-        "AdamW": "step exp_avg exp_avg_sq",
-        "NAdam": "step mu_product exp_avg exp_avg_sq",
-        "RAdam": "step exp_avg exp_avg_sq",
-        "Adadelta": "step square_avg acc_delta",
-        "Adagrad": "step sum",
-        "RMSprop": "step square_avg",
-        "SGD": "",
-    }.items()
+    "Adam": "step exp_avg exp_avg_sq",
+    "AdamW": "step exp_avg exp_avg_sq",
+    "NAdam": "step mu_product exp_avg exp_avg_sq",
+    "RAdam": "step exp_avg exp_avg_sq",
+    "Adadelta": "step square_avg acc_delta",
+    "Adagrad": "step sum",
+    "RMSprop": "step square_avg",
+    "SGD": "",
 }
 _STATE_FROM_THE_START = {"Adagrad"}
 # The state entries that are one number (a 0-d tensor), not one per weight.
 _SCALAR_STATE = {"step", "mu_product"}
 # Optimizer state that is a count or a second moment: never negative.
-_NON_NEGATIVE_STATE = {*_SCALAR_STATE, "exp_avg_sq", "max_exp_avg_sq", "sum"}
-_NON_NEGATIVE_STATE |= {"square_avg", "acc_delta"}
+_NON_NEGATIVE_STATE = {*_SCALAR_STATE, "exp_avg_sq", "sum", "square_avg", "acc_delta"}
 _INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
 
 
@@ -154,18 +146,6 @@ def _versions():
 
 # Values that a parameter holds in JSON as they are, or converted.
 _PLAIN = (((int, np.integer), int), ((float, np.floating), float), (torch.device, str))
-# Parameters that save() stores as None, with a warning, when they hold this.
-_DROPPED = {
-    "callbacks": (
-        lambda value: value is not None,
-        "save() does not store callbacks={!r} (callbacks only affect training, "
-        "and load() never reads them); the loaded model has callbacks=None.",
-    ),
-    "random_state": (
-        lambda value: not (value is None or isinstance(value, (int, np.integer))),
-        "save() stores random_state only as an int or None; {!r} is saved as None.",
-    ),
-}
 
 
 def _encode(name, value):
@@ -179,6 +159,16 @@ def _encode(name, value):
         return {"__tuple__": items} if isinstance(value, tuple) else items
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"__dict__": {k: _encode(f"{name}[{k!r}]", v) for k, v in value.items()}}
+    if isinstance(value, type) and _qualified(value) in _CLASSES.get(name, {}):
+        return {"__class__": _qualified(value)}
+    if isinstance(value, type):
+        allowed = ", ".join(c.__name__ for c in _ALLOWED.get(name, {}).values())
+        raise TypeError(
+            f"Cannot save parameter {name}={value!r}: save() does not store a class "
+            f"of your own, because load() takes classes only from an allow-list of "
+            f"built-in ones (for {name}: {allowed or 'none'}). Use a built-in name, "
+            "or pickle / joblib (and load those only from sources you trust)."
+        )
     raise TypeError(
         f"Cannot save parameter {name}={value!r} of type {type(value).__name__}: "
         "save() stores plain values (numbers, strings, tuples, lists, dicts, "
@@ -187,60 +177,40 @@ def _encode(name, value):
     )
 
 
-def _encode_class(name, cls):
-    path = _qualified(cls)
-    if path in _CLASSES.get(name, {}):
-        return {"__class__": path}
-    only = f"only {_NAMES[name]}" if name in _NAMES else None
-    allowed = f"for {name}, {only}" if only else f"no class at all for {name}"
-    raise TypeError(
-        f"Cannot save parameter {name}={cls!r}: save() does not store a "
-        f"class of your own, because load() takes classes only from an "
-        f"allow-list of built-in ones ({allowed}). Use a built-in name, or "
-        "pickle / joblib (and load those only from sources you trust)."
-    )
-
-
 def _params_to_json(params):
-    encoded = {}
-    for name, value in params.items():
-        dropped, message = _DROPPED.get(name, (None, ""))
-        if dropped is not None and dropped(value):
-            warnings.warn(message.format(value), UserWarning, stacklevel=4)
-            value = None
-        encode = _encode_class if isinstance(value, type) else _encode
-        encoded[name] = encode(name, value)
-    return encoded
-
-
-def _optimizer_to_json(optimizer, tensors):
-    """The optimizer's state: its tensors into ``tensors``, the rest as JSON.
-
-    (The optimizers that ``save`` accepts keep only tensors per parameter.)
-    """
-    state_dict = optimizer.state_dict()
-    for idx, entry in state_dict["state"].items():
-        for key, value in entry.items():
-            tensors[f"{_OPT_PREFIX}{idx}.{key}"] = value.detach().cpu().contiguous()
-    return {
-        "class": _qualified(type(optimizer)),
-        "state": {str(idx): {} for idx in state_dict["state"]},
-        "param_groups": [
-            {k: _encode(k, v) for k, v in group.items()}
-            for group in state_dict["param_groups"]
-        ],
-    }
+    params = dict(params)
+    random_state = params["random_state"]
+    if params["callbacks"] is not None:
+        warnings.warn(
+            f"save() does not store callbacks={params['callbacks']!r} (callbacks "
+            "only affect training, and load() never reads them); the loaded model "
+            "has callbacks=None.",
+            UserWarning,
+            stacklevel=4,
+        )
+    if not (random_state is None or isinstance(random_state, (int, np.integer))):
+        warnings.warn(
+            f"save() stores random_state only as an int or None; {random_state!r} "
+            "is saved as None.",
+            UserWarning,
+            stacklevel=4,
+        )
+        params["random_state"] = None
+    params["callbacks"] = None
+    return {name: _encode(name, value) for name, value in params.items()}
 
 
 def serialise(estimator_name, params, state, net):
-    """``(metadata, tensors)``: what :func:`save` writes, in memory."""
-    module, scaler = net.module_, net.scaler
-    tensors = {
-        f"module.{k}": v.detach().cpu().contiguous()
-        for k, v in module.state_dict().items()
-    }
+    """``(metadata, tensors)``: what :func:`save` writes, in memory.
+
+    The optimizer's per-parameter state goes to the tensors (the optimizers
+    that ``save`` accepts keep only tensors there), the rest to the metadata.
+    """
+    module, scaler, optimizer = net.module_, net.scaler, net.optimizer_
+    tensors = {f"module.{k}": v for k, v in module.state_dict().items()}
     if scaler.mean is not None:
         tensors["scaler.mean"] = torch.as_tensor(scaler.mean)
+    fitted = {"scale_": scaler.scale, "has_mean": scaler.mean is not None}
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -248,16 +218,22 @@ def serialise(estimator_name, params, state, net):
         "versions": _versions(),
         "params": _params_to_json(params),
         "module_class": _qualified(type(module)),
-        "fitted": {
-            **state,
-            "scale_": scaler.scale,
-            "has_mean": scaler.mean is not None,
-            "device": str(net.device),
-        },
+        "fitted": {**state, **fitted, "device": str(net.device)},
     }
     # (Not when the optimizer parameter was changed after the fit.)
-    if type(net.optimizer_) is OPTIMIZERS.get(params["optimizer"], params["optimizer"]):
-        metadata["optimizer"] = _optimizer_to_json(net.optimizer_, tensors)
+    if type(optimizer) is OPTIMIZERS.get(params["optimizer"], params["optimizer"]):
+        saved = optimizer.state_dict()
+        for idx, entry in saved["state"].items():
+            tensors |= {f"{_OPT_PREFIX}{idx}.{k}": v for k, v in entry.items()}
+        metadata["optimizer"] = {
+            "class": _qualified(type(optimizer)),
+            "state": {str(idx): {} for idx in saved["state"]},
+            "param_groups": [
+                {k: _encode(k, v) for k, v in group.items()}
+                for group in saved["param_groups"]
+            ],
+        }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     return metadata, tensors
 
 
@@ -323,34 +299,25 @@ def _refusing(path, why, *, hint=False, catch=Exception):
         raise _refuse(path, why, hint=hint) from None
 
 
-def _check_members(archive, size):
-    """Check the archive's members (as declared) before anything is read."""
-    for info in archive.infolist():
-        if info.compress_type != zipfile.ZIP_STORED:
-            raise ValueError(
-                f"{info.filename} is compressed (method {info.compress_type}); "
-                "save() stores members uncompressed, and load() does not expand them"
-            )
-        if info.flag_bits & 0x1:
-            raise ValueError(f"{info.filename} is encrypted")
-        if info.file_size != info.compress_size or info.file_size > size:
-            raise ValueError(
-                f"{info.filename} declares {info.file_size} bytes, more "
-                f"than the {size} bytes of the file"
-            )
-    if archive.getinfo(_METADATA).file_size > _MAX_METADATA_BYTES:
-        raise ValueError(
-            f"{_METADATA} is over {_MAX_METADATA_BYTES // 2**20} MiB "
-            "(save() never writes more)"
-        )
+class _HugeInt(ValueError):
+    pass
+
+
+def _json_int(text):
+    """A JSON integer, refused outside int64 (no value of a model is)."""
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        digits = len(text.lstrip("-"))
+        raise _HugeInt(f"an integer of {digits} digits, outside the int64 range")
+    return value
 
 
 def _read(path):
     """``(metadata, tensors, n_weight_bytes)`` from a model file, or a ValueError.
 
     Sizes are checked before anything is read: a member may not be
-    compressed (``save`` stores them), nor declare more bytes than the file
-    has.
+    compressed (``save`` stores them), encrypted, nor declare more bytes
+    than the file has, and the metadata is at most 16 MiB.
     """
     from safetensors.torch import load as st_load
 
@@ -364,8 +331,24 @@ def _read(path):
             if names != _MEMBERS:
                 why = f"the archive holds {names}, expected {_MEMBERS}"
                 raise _refuse(path, why, hint=True)
-            with _refusing(path, "{exc}", catch=ValueError):
-                _check_members(archive, size)
+            for info in archive.infolist():
+                problem = (
+                    f"is compressed (method {info.compress_type}); save() stores "
+                    "members uncompressed, and load() does not expand them"
+                    if info.compress_type != zipfile.ZIP_STORED
+                    else "is encrypted"
+                    if info.flag_bits & 0x1
+                    else f"declares {info.file_size} bytes, more than the {size} "
+                    "bytes of the file"
+                    if info.file_size != info.compress_size or info.file_size > size
+                    else f"is over {_MAX_METADATA_BYTES // 2**20} MiB (save() never "
+                    "writes more)"
+                    if info.filename == _METADATA
+                    and info.file_size > _MAX_METADATA_BYTES
+                    else None
+                )
+                if problem:
+                    raise _refuse(path, f"{info.filename} {problem}")
             # (A bad CRC, a truncated or damaged entry.)
             with _refusing(path, "the archive is damaged ({kind}: {exc})"):
                 raw_meta, raw_weights = archive.read(_METADATA), archive.read(_WEIGHTS)
@@ -386,287 +369,265 @@ def _read(path):
         why = f"{_METADATA} does not describe a {FORMAT} model"
         raise _refuse(path, why, hint=True)
     if metadata.get("format_version") != FORMAT_VERSION:
-        raise _refuse(
-            path,
-            f"format version {metadata.get('format_version')!r} is not "
-            f"{FORMAT_VERSION} (saved by a newer sklearn_ae?)",
-        )
+        version = metadata.get("format_version")
+        why = f"format version {version!r} is not {FORMAT_VERSION} (saved by a newer"
+        raise _refuse(path, why + " sklearn_ae?)")
     with _refusing(path, _WEIGHTS + " is not a valid safetensors file ({exc})"):
         tensors = st_load(raw_weights)
     return metadata, tensors, len(raw_weights)
 
 
-# Small checks that raise ValueError with what is wrong.
+# The schema: what each value of the metadata must be, one check each.
 
 
 def _is_int(value):
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _is_real(value):
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
 def _is_finite(value):
-    return _is_real(value) and math.isfinite(float(value))
+    return (
+        isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
-class _HugeInt(ValueError):
-    pass
+def _is_strings(value, of=list):
+    values = value.values() if isinstance(value, dict) else value
+    return isinstance(value, of) and all(isinstance(v, str) for v in values)
 
 
-def _json_int(text):
-    """A JSON integer, refused outside int64 (no value of a model is)."""
-    value = int(text)
-    if not -(2**63) <= value < 2**63:
-        digits = len(text.lstrip("-"))
-        raise _HugeInt(f"an integer of {digits} digits, outside the int64 range")
+# A kind: what a value must be, in words, and the test. The kinds of the
+# fitted state are declared in sklearn_ae._fitted; "... or None" may be None.
+_KINDS = {
+    "size": ("an int >= 1", lambda v: _is_int(v) and v >= 1),
+    "count": ("an int >= 0", lambda v: _is_int(v) and v >= 0),
+    "seed": ("an int in [0, 2**32)", lambda v: _is_int(v) and 0 <= v < 2**32),
+    "number": ("a finite number", _is_finite),
+    "rate": ("a finite number >= 0", lambda v: _is_finite(v) and v >= 0),
+    "positive": ("a finite positive number", lambda v: _is_finite(v) and v > 0),
+    "curve": ("a list of finite numbers", lambda v: isinstance(v, list)),
+    "names": ("a list of strings", _is_strings),
+    "dtype": ("'float32' or 'float64'", lambda v: v in ("float32", "float64")),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "flag": ("true, false or null", lambda v: v is None or isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "strings": ("an object of strings", lambda v: _is_strings(v, of=dict)),
+    "object": ("a JSON object", lambda v: isinstance(v, dict)),
+    "list": ("a list", lambda v: isinstance(v, list)),
+    "any": ("anything", lambda v: True),
+}
+
+
+def _bad(key, must, got):
+    return ValueError(f"{key!r} must be {must}, got {got}")
+
+
+def _check(key, value, kind):
+    """``value``, or a ValueError that says what ``key`` must be.
+
+    ``kind`` is a name in ``_KINDS`` (or ``"<name> or None"``) or a pair
+    ``(what it must be, test)``.
+    """
+    base, _, none = kind.partition(" or ") if isinstance(kind, str) else (kind, 0, 0)
+    must, ok = _KINDS[base] if isinstance(base, str) else base
+    if not ((none and value is None) or ok(value)):
+        raise _bad(key, must + (" or None" if none else ""), reprlib.repr(value))
+    if base == "curve" and value is not None:
+        for i, v in enumerate(value):
+            _check(f"{key}[{i}]", v, "number")
     return value
 
 
-def _int(name, value, low=0, high=None):
-    if not _is_int(value) or value < low or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be an int {bounds}, got {value!r}")
-    return int(value)
+def _equal(expected, must=None):
+    return (
+        must or repr(expected),
+        lambda v: v == expected and type(v) is type(expected),
+    )
 
 
-def _finite(name, value, *, positive=False):
-    if not _is_finite(value) or (positive and value <= 0):
-        kind = "a finite positive number" if positive else "a finite number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-    return float(value)
-
-
-def _curve(name, values, length=None):
-    if not isinstance(values, list):
-        raise ValueError(f"{name} must be a list, got {type(values).__name__}")
-    if length is not None and len(values) != length:
-        raise ValueError(f"{name} has {len(values)} entries, expected {length}")
-    return [_finite(f"{name}[{i}]", v) for i, v in enumerate(values)]
-
-
-def _names(name, value):
-    if not (isinstance(value, list) and all(isinstance(n, str) for n in value)):
-        raise ValueError(f"{name} must be None or a list of strings")
-    return value
-
-
-def _dtype(name, value):
-    if value not in ("float32", "float64"):
-        raise ValueError(f"{name} must be 'float32' or 'float64', got {value!r}")
-    return value
-
-
-def _dict(name, value):
-    if not isinstance(value, dict):
-        raise ValueError(f"{name} must be a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _keys(name, found, expected, optional=()):
-    missing = sorted(set(expected) - set(_dict(name, found)))
-    unknown = sorted(set(found) - set(expected) - set(optional))
+def _fields(name, found, schema, optional=()):
+    """Check an object against a schema: exactly its keys, each of its kind."""
+    _check(name, found, "object")
+    missing = sorted(set(schema) - set(found) - set(optional))
+    unknown = sorted(set(found) - set(schema))
     if missing or unknown:
-        raise ValueError(f"{name} has missing keys {missing} / unknown keys {unknown}")
+        got = f"missing keys {missing}, unknown keys {unknown}"
+        raise _bad(name, "an object with the keys save() writes", got)
+    return {key: _check(key, value, schema[key]) for key, value in found.items()}
 
 
 def _decode(value, classes=None, name=None):
     """A parameter from JSON; only ``classes`` (at the top) may be named."""
     if isinstance(value, list):
         return [_decode(v, name=name) for v in value]
-    if isinstance(value, dict):
-        if set(value) == {"__tuple__"} and isinstance(value["__tuple__"], list):
-            return tuple(_decode(v, name=name) for v in value["__tuple__"])
-        if set(value) == {"__dict__"} and isinstance(value["__dict__"], dict):
-            return {k: _decode(v, name=name) for k, v in value["__dict__"].items()}
-        if set(value) == {"__class__"} and isinstance(value["__class__"], str):
-            path = value["__class__"]
-            if classes is None or path not in classes:
-                allowed = "none" if classes is None else ", ".join(sorted(classes))
-                raise ValueError(
-                    f"parameter {name} names the class {path!r}, which is outside "
-                    f"the allow-list ({allowed}); refusing it"
-                )
-            return classes[path]
-        raise ValueError(f"unexpected value in the saved parameters: {value!r}")
-    return value
+    if not isinstance(value, dict):
+        return value
+    tag, inner = next(iter(value.items())) if len(value) == 1 else (None, None)
+    if tag == "__tuple__" and isinstance(inner, list):
+        return tuple(_decode(v, name=name) for v in inner)
+    if tag == "__dict__" and isinstance(inner, dict):
+        return {k: _decode(v, name=name) for k, v in inner.items()}
+    if tag == "__class__" and isinstance(inner, str) and inner in (classes or {}):
+        return classes[inner]
+    allowed = ", ".join(sorted(classes or {})) or "none"
+    must = f"a plain value, a tuple, a dict or a class of the allow-list ({allowed})"
+    raise _bad(name, must, reprlib.repr(value))
 
 
-def _check_params(saved, estimator_name):
-    _keys("params", saved, PARAMETER_CONSTRAINTS)
-    if saved["callbacks"] is not None:
-        raise ValueError(
-            "it carries callbacks, which save() never writes (callbacks only "
-            "affect training, and load() never builds objects from a file)"
-        )
-    params = {
-        name: _decode(value, _CLASSES.get(name), name) for name, value in saved.items()
-    }
-    if isinstance(params["random_state"], bool):
-        raise ValueError(f"random_state is {params['random_state']!r}")
+def _require(ok, key, must, got):
+    if not ok:
+        raise _bad(key, must, got)
+
+
+# The parameters are checked by scikit-learn's constraints once decoded; a
+# file never carries callbacks (save() stores None).
+_PARAMS = dict.fromkeys(PARAMETER_CONSTRAINTS, "any") | {
+    "callbacks": ("null (save() never writes callbacks)", lambda v: v is None),
+    "random_state": "seed or None",
+}
+_FITTED = {f.key: f.kind.replace("absent", "None") for f in FITTED}
+_FITTED |= {"scale_": "positive", "has_mean": "bool", "device": "str"}
+
+
+def _check_metadata(metadata, estimator_name):
+    """``(params, state)`` from validated metadata; see the module docstring."""
+    schema = {"format": "str", "format_version": "count", "versions": "strings"}
+    schema |= {"estimator": _equal(estimator_name), "module_class": "str"}
+    schema |= {"params": "object", "fitted": "object", "optimizer": "object"}
+    _fields(_METADATA, metadata, schema, optional={"optimizer"})
+    params = _fields("params", metadata["params"], _PARAMS)
+    params = {name: _decode(v, _CLASSES.get(name), name) for name, v in params.items()}
     validate_parameter_constraints(
         PARAMETER_CONSTRAINTS, params, caller_name=estimator_name
     )
     resolve_device(params["device"], fallback=True)  # a device string, not meta
-    return params
-
-
-# A check of each kind of the declared fitted state (sklearn_ae._fitted).
-_KINDS = {
-    "size": lambda name, value: _int(name, value, low=1),
-    "count": _int,
-    "seed": lambda name, value: _int(name, value, high=2**32 - 1),
-    "curve": _curve,
-    "number": _finite,
-    "names": _names,
-    "dtype": _dtype,
-}
-
-
-def _check_fitted(fitted, params):
-    """The declared fitted values, each checked by its kind, then together."""
-    _keys("fitted", fitted, _FITTED_KEYS)
-    state = {}
-    for field in FITTED:
-        value = fitted[field.key]
-        if not (value is None and " or " in field.kind):
-            value = _KINDS[base_kind(field.kind)](field.key, value)
-        state[field.key] = value
-    n_features, n_iter = state["n_features_in_"], state["n_iter_"]
-    names = state["feature_names_in_"]
-    if names is not None and len(names) != n_features:
-        raise ValueError(
-            f"feature_names_in_ must be None or {n_features} strings (one per feature)"
-        )
+    state = _fields("fitted", metadata["fitted"], _FITTED)
+    n, n_iter = state["n_features_in_"], state["n_iter_"]
+    names, curve = state["feature_names_in_"], state["loss_curve_"]
+    _require(names is None or len(names) == n, "feature_names_in_", f"{n} names", n)
     # n_components is resolved on the training data (as PCA's is): an int is
     # the width itself; a fraction, "mle" or None give at most n_features.
-    n_components, requested = state["n_components_"], params["n_components"]
-    if _is_int(requested) and n_components != requested:
-        raise ValueError(
-            f"n_components_={n_components} differs from the parameter "
-            f"n_components={requested}"
+    width, requested = state["n_components_"], params["n_components"]
+    if _is_int(requested):
+        _require(
+            width == requested, "n_components_", f"{requested} (n_components)", width
         )
-    if not _is_int(requested) and n_components > n_features:
-        raise ValueError(
-            f"n_components_={n_components} is more than the {n_features} "
-            f"features, which n_components={requested!r} cannot give"
-        )
-    # loss_curve_ has one entry per epoch trained.
-    _curve("loss_curve_", state["loss_curve_"], n_iter)
-    curve = state["validation_loss_curve_"]
-    if curve is not None and len(curve) > n_iter:
-        raise ValueError(
-            f"validation_loss_curve_ has {len(curve)} entries, more than "
-            f"n_iter_={n_iter}"
-        )
-    _int("best_epoch_", state["best_epoch_"], high=n_iter)
+    _require(width <= n, "n_components_", f"at most {n} (n_features_in_)", width)
+    _require(
+        len(curve) == n_iter, "loss_curve_", f"{n_iter} numbers (n_iter_)", len(curve)
+    )
+    more = len(state["validation_loss_curve_"] or ())
+    _require(
+        more <= n_iter, "validation_loss_curve_", f"at most {n_iter} numbers", more
+    )
+    best = state["best_epoch_"]
+    _require(best <= n_iter, "best_epoch_", f"at most {n_iter} (n_iter_)", best)
     fraction = state["explained_variance_fraction_"]
-    if fraction is not None and fraction > 1:
-        raise ValueError(f"explained_variance_fraction_ is {fraction}, more than 1")
-    if not isinstance(fitted["has_mean"], bool):
-        raise ValueError(f"has_mean must be true or false, got {fitted['has_mean']!r}")
-    scale = _finite("scale_", fitted["scale_"], positive=True)
-    if not fitted["has_mean"] and scale != 1.0:
-        raise ValueError(f"scale_ is {scale}, but without a mean it must be 1.0")
-    if not isinstance(fitted["device"], str):
-        raise ValueError(f"device must be a string, got {fitted['device']!r}")
-    return state
-
-
-def _check_metadata(metadata, estimator_name):
-    """``(params, state, scale, has_mean)`` from validated metadata."""
-    _keys(_METADATA, metadata, _METADATA_KEYS, optional=("optimizer",))
-    if metadata["estimator"] != estimator_name:
-        raise ValueError(f"it holds a {metadata['estimator']!r}")
-    versions = metadata["versions"]
-    if not (
-        isinstance(versions, dict)
-        and all(isinstance(v, str) for v in versions.values())
-    ):
-        raise ValueError(f"versions must map names to strings, got {versions!r}")
-    params = _check_params(metadata["params"], estimator_name)
-    state = _check_fitted(metadata["fitted"], params)
-    fitted = metadata["fitted"]
-    return params, state, float(fitted["scale_"]), fitted["has_mean"]
-
-
-def _describe(shape, dtype):
-    return f"{str(dtype).removeprefix('torch.')} {list(shape)}"
+    _require(
+        (fraction or 0) <= 1, "explained_variance_fraction_", "at most 1", fraction
+    )
+    scale = state["scale_"]
+    _require(state["has_mean"] or scale == 1, "scale_", "1.0 without a mean", scale)
+    return params, state
 
 
 def _check_tensor(name, tensor, shape, dtype, *, non_negative=False, problem=""):
     """``problem`` starts the message of a refusal."""
-    if tensor.dtype != dtype or tuple(tensor.shape) != tuple(shape):
-        raise ValueError(
-            f"{problem}tensor {name!r} is {_describe(tensor.shape, tensor.dtype)}, "
-            f"expected {_describe(shape, dtype)}"
-        )
+
+    def describe(shape, dtype):
+        return f"{str(dtype).removeprefix('torch.')} {list(shape)}"
+
+    got, expected = describe(tensor.shape, tensor.dtype), describe(shape, dtype)
+    if got != expected:
+        raise ValueError(f"{problem}tensor {name!r} is {got}, expected {expected}")
     if tensor.is_floating_point() and not torch.isfinite(tensor).all():
         raise ValueError(f"{problem}tensor {name!r} holds NaN or infinite values")
     if non_negative and (tensor < 0).any():
         raise ValueError(f"{problem}tensor {name!r} holds negative values")
 
 
-def _expected_module(params, n_features, n_module_tensors, n_bytes):
-    """The meta module for ``params``, after a bound on its size.
+def _check_weights(params, state, tensors, n_bytes, module_class):
+    """Split and check the tensors: ``(mean, module_state, optimizer_tensors)``.
 
-    A declared model never needs more than the file holds: each layer stores
-    at least one tensor, and every weight is in ``model.safetensors``.
+    The model the parameters describe is built on the meta device (no
+    memory) once its size is bounded: each layer stores at least one tensor,
+    and every weight is in ``model.safetensors``.
     """
-    lengths = [len(params["hidden_layer_sizes"])]
+    n_features, tensors = state["n_features_in_"], dict(tensors)
+    mean = tensors.pop("scaler.mean", None)
+    has_mean = state["has_mean"]
+    _require(has_mean == (mean is not None), "has_mean", not has_mean, has_mean)
+    if has_mean:
+        _check_tensor("scaler.mean", mean, (n_features,), torch.float64)
+        mean = mean.numpy()
+    parts = {"module.": {}, _OPT_PREFIX: {}}
+    for name, tensor in tensors.items():
+        prefix = next((p for p in parts if name.startswith(p)), None)
+        _require(prefix, "tensors", f"module.* or {_OPT_PREFIX}*", repr(name))
+        parts[prefix][name.removeprefix(prefix)] = tensor
+    module_state, opt_tensors = parts.values()
+    stored = sum(t.numel() for t in module_state.values()) + getattr(mean, "size", 0)
+    # (An LSTM's weights do not depend on the number of timesteps, and
+    # without a mean nothing else pins the width of a row.)
+    most = max(stored, _MAX_FREE_FEATURES)
+    why = f"at most {most:,} (the values the file stores, or {_MAX_FREE_FEATURES:,})"
+    _require(n_features <= most, "n_features_in_", why, f"{n_features:,}")
     filters = (params["module_params"] or {}).get("filters")
-    if isinstance(filters, (tuple, list)):
-        lengths.append(len(filters))
-    if max(lengths) > n_module_tensors:
-        raise ValueError(
-            f"the parameters declare {max(lengths)} layers, but {_WEIGHTS} "
-            f"holds only {n_module_tensors} module tensors"
-        )
+    layers = max(len(params["hidden_layer_sizes"]), len(filters or ()))
+    if layers > len(module_state):
+        why = f"{_WEIGHTS} holds only {len(module_state)} module tensors"
+        raise ValueError(f"the parameters declare {layers} layers, but {why}")
+    params = {**params, "n_components": state["n_components_"]}
     try:
         module = meta_module(params, n_features)
     except (RuntimeError, OverflowError, TypeError, ValueError) as exc:
         raise ValueError(f"the parameters do not describe a model ({exc})") from None
-    needed = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    expected = module.state_dict()
+    needed = sum(t.numel() * t.element_size() for t in expected.values())
     if needed > n_bytes:
+        why = f"but {_WEIGHTS} holds only {n_bytes:,} bytes"
         raise ValueError(
-            f"the parameters declare a model of {needed:,} bytes of weights, "
-            f"but {_WEIGHTS} holds only {n_bytes:,} bytes"
+            f"the parameters declare a model of {needed:,} bytes of weights, {why}"
         )
-    return module
+    built = _qualified(type(module))
+    _require(
+        module_class == built,
+        "module_class",
+        f"{built!r} (the parameters)",
+        repr(module_class),
+    )
+    missing = sorted(set(expected) - set(module_state))
+    extra = sorted(set(module_state) - set(expected))
+    if missing or extra:
+        why = f"missing {missing}, unexpected {extra}"
+        raise ValueError(f"the weights do not fit the model: {why}")
+    for name, reference in expected.items():
+        problem = "the weights do not fit the model: "
+        _check_tensor(
+            f"module.{name}",
+            module_state[name],
+            reference.shape,
+            reference.dtype,
+            problem=problem,
+        )
+    return mean, module_state, opt_tensors
 
 
-def _check_group(i, group, expected, n_params):
-    """Check a saved parameter group against the built one, ``expected``."""
-    _keys(f"optimizer param_groups[{i}]", group, expected, optional=_SCHEDULER_KEYS)
-    if group["params"] != list(range(n_params)):
-        raise ValueError(
-            f"optimizer param_groups[{i}]['params'] must be the indices "
-            f"0..{n_params - 1}"
-        )
-    for key, value in group.items():
-        if key == "params":
-            continue
-        label = f"optimizer hyperparameter {key!r}"
-        reference = expected.get(key, 0.0)  # scheduler keys: numbers
-        if key in _IMPLEMENTATION_KEYS:
-            if not (value is None or isinstance(value, bool)):
-                raise ValueError(f"{label} must be true, false or null")
-            continue  # the built optimizer's own are kept
-        if _is_real(reference):
-            if not _is_finite(value) or value < 0:
-                raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
-        elif isinstance(reference, tuple):
-            if not (
-                isinstance(value, tuple)
-                and len(value) == len(reference)
-                and all(_is_real(v) and 0 <= v < 1 for v in value)
-            ):
-                raise ValueError(
-                    f"{label} must be {len(reference)} numbers in [0, 1), got {value!r}"
-                )
-        elif value != reference or type(value) is not type(reference):
-            raise ValueError(f"{label} must be {reference!r}, got {value!r}")
+def _group_kind(key, reference, n_params):
+    """What the value of ``key`` in a saved parameter group must be."""
+    if key == "params":
+        return _equal(list(range(n_params)), f"the indices 0..{n_params - 1}")
+    if key in _IMPLEMENTATION_KEYS:
+        return "flag"  # the built optimizer's own are kept
+    if _is_finite(reference):
+        return "rate"
+    if not isinstance(reference, tuple):
+        return _equal(reference)
+
+    def ok(value):
+        in_range = all(_is_finite(v) and 0 <= v < 1 for v in value)
+        return isinstance(value, tuple) and len(value) == len(reference) and in_range
+
+    return f"{len(reference)} numbers in [0, 1)", ok
 
 
 def _check_optimizer(saved, tensors, optimizer):
@@ -677,37 +638,43 @@ def _check_optimizer(saved, tensors, optimizer):
     and the parameter it belongs to (shape, dtype, finite values); torch's
     ``load_state_dict`` then checks the groups and their sizes.
     """
-    _keys("optimizer", saved, {"class", "state", "param_groups"})
-    cls = type(optimizer)
-    if saved["class"] != _qualified(cls):
-        raise ValueError(
-            f"the optimizer state is for {saved['class']!r}, but the parameters "
-            f"build {_qualified(cls)!r}"
-        )
-    expected = optimizer.param_groups[0]
+    cls, expected = type(optimizer), optimizer.param_groups[0]
     params = expected["params"]
-    groups = saved["param_groups"]
-    if not (isinstance(groups, list) and len(groups) == 1):
-        raise ValueError("the optimizer state must have one parameter group")
-    group = {k: _decode(v) for k, v in _dict("param_groups[0]", groups[0]).items()}
-    _check_group(0, group, expected, len(params))
+    indices = {str(i) for i in range(len(params))}
+    schema = {"class": _equal(_qualified(cls), f"{_qualified(cls)!r} (the parameters)")}
+    schema["state"] = (
+        "an object of empty objects, one per parameter index",
+        lambda v: isinstance(v, dict) and set(v) <= indices and not any(v.values()),
+    )
+    schema["param_groups"] = (
+        "a list of one object",
+        lambda v: isinstance(v, list) and len(v) == 1,
+    )
+    _fields("optimizer", saved, schema)
+    group = _fields(
+        "param_groups[0]",
+        saved["param_groups"][0],
+        dict.fromkeys(expected, "any") | dict.fromkeys(_SCHEDULER_KEYS, "any"),
+        optional=_SCHEDULER_KEYS,
+    )
+    group = {k: _decode(v, name=k) for k, v in group.items()}
+    for key, value in group.items():
+        _check(key, value, _group_kind(key, expected.get(key, 0.0), len(params)))
     # How this machine runs the optimizer (e.g. fused) stays its own.
     group.update({k: expected[k] for k in _IMPLEMENTATION_KEYS & set(expected)})
 
-    state = {}
-    for idx, values in _dict("optimizer state", saved["state"]).items():
-        if not (_INDEX.fullmatch(idx) and int(idx) < len(params)):
-            raise ValueError(f"optimizer state for parameter {idx!r}, which is not one")
-        if _dict(f"state[{idx}]", values):
-            raise ValueError(f"the optimizer state of parameter {idx} is not tensors")
-        state[int(idx)] = {}
+    state = {int(idx): {} for idx in saved["state"]}
     for name, tensor in tensors.items():
-        idx, _, key = name.removeprefix(_OPT_PREFIX).partition(".")
-        if not (_INDEX.fullmatch(idx) and int(idx) < len(params) and key):
-            raise ValueError(f"unexpected tensor {name!r}")
+        idx, _, key = name.partition(".")
+        ok = _INDEX.fullmatch(idx) and int(idx) < len(params) and key
+        _require(
+            ok,
+            "tensors",
+            f"{_OPT_PREFIX}<parameter index>.<name>",
+            repr(_OPT_PREFIX + name),
+        )
         state.setdefault(int(idx), {})[key] = tensor
-
-    keys = _OPTIMIZER_STATE[cls.__name__]
+    keys = set(_OPTIMIZER_STATE[cls.__name__].split())
     scalar_dtype = (
         torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
     )
@@ -715,11 +682,12 @@ def _check_optimizer(saved, tensors, optimizer):
         entry = state.get(idx, {})
         if not entry and cls.__name__ not in _STATE_FROM_THE_START:
             continue  # a parameter that never had a gradient
-        if set(entry) != keys:
-            raise ValueError(
-                f"the optimizer state of parameter {idx} has {sorted(entry)}, "
-                f"expected {sorted(keys)}"
-            )
+        _require(
+            set(entry) == keys,
+            f"optimizer state of parameter {idx}",
+            sorted(keys),
+            sorted(entry),
+        )
         for key, value in sorted(entry.items()):
             scalar = key in _SCALAR_STATE
             _check_tensor(
@@ -730,82 +698,6 @@ def _check_optimizer(saved, tensors, optimizer):
                 non_negative=key in _NON_NEGATIVE_STATE,
             )
     return {"state": state, "param_groups": [group]}
-
-
-def _check_weights(params, state, has_mean, tensors, n_bytes, metadata):
-    """Split and check the tensors: ``(mean, module_state, optimizer_state)``."""
-    n_features = state["n_features_in_"]
-    tensors = dict(tensors)
-    mean = tensors.pop("scaler.mean", None)
-    if has_mean:
-        if mean is None:
-            raise ValueError("the input mean is missing")
-        _check_tensor("scaler.mean", mean, (n_features,), torch.float64)
-        mean = mean.numpy()
-    elif mean is not None:
-        raise ValueError("it holds an input mean, but has_mean is false")
-    unknown = sorted(k for k in tensors if not k.startswith(("module.", _OPT_PREFIX)))
-    if unknown:
-        raise ValueError(f"{_WEIGHTS} holds unexpected tensors {unknown}")
-    module_state = {
-        k.removeprefix("module."): v
-        for k, v in tensors.items()
-        if k.startswith("module.")
-    }
-    opt_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPT_PREFIX)}
-    stored = sum(t.numel() for t in module_state.values()) + getattr(mean, "size", 0)
-    if n_features > max(stored, _MAX_FREE_FEATURES):
-        # (An LSTM's weights do not depend on the number of timesteps, and
-        # without a mean nothing else pins the width of a row.)
-        raise ValueError(
-            f"n_features_in_={n_features:,} is more than the {stored:,} values "
-            f"the file stores and than the {_MAX_FREE_FEATURES:,} features "
-            "load() accepts beyond them"
-        )
-    params = {**params, "n_components": state["n_components_"]}
-    module = _expected_module(params, n_features, len(module_state), n_bytes)
-    saved_class = metadata["module_class"]
-    if saved_class != _qualified(type(module)):
-        raise ValueError(
-            f"it holds a {saved_class!r}, but the parameters build a "
-            f"{_qualified(type(module))!r}"
-        )
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(module_state))
-    extra = sorted(set(module_state) - set(expected))
-    if missing or extra:
-        raise ValueError(
-            f"the weights do not fit the model: missing {missing}, unexpected {extra}"
-        )
-    for name, reference in expected.items():
-        _check_tensor(
-            f"module.{name}",
-            module_state[name],
-            reference.shape,
-            reference.dtype,
-            problem="the weights do not fit the model: ",
-        )
-
-    if opt_tensors and "optimizer" not in metadata:
-        raise ValueError("it holds optimizer tensors but no optimizer state")
-    return mean, module_state, opt_tensors
-
-
-def _check_versions(path, saved):
-    here = _versions()
-    diffs = [
-        f"{name} {saved.get(name)!r} (now {version!r})"
-        for name, version in here.items()
-        if saved.get(name) != version
-    ]
-    if diffs:
-        warnings.warn(
-            f"{os.fspath(path)!r} was saved with " + ", ".join(diffs) + ". It "
-            "loaded, but results may differ; save it again with the current "
-            "versions once checked.",
-            UserWarning,
-            stacklevel=4,
-        )
 
 
 def _load_device(device):
@@ -834,9 +726,15 @@ def load(path, estimator_name, *, device=None):
     # raises one of these too.)
     refused = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
     with _refusing(path, "{exc}", catch=(*refused, OverflowError)):
-        params, state, scale, has_mean = _check_metadata(metadata, estimator_name)
+        params, state = _check_metadata(metadata, estimator_name)
         mean, module_state, opt_tensors = _check_weights(
-            params, state, has_mean, tensors, n_bytes, metadata
+            params, state, tensors, n_bytes, metadata["module_class"]
+        )
+        _require(
+            "optimizer" in metadata or not opt_tensors,
+            "optimizer",
+            "present with optimizer tensors",
+            None,
         )
     saved_device = str(params["device"])
     if device is not None:
@@ -853,7 +751,7 @@ def load(path, estimator_name, *, device=None):
                 stacklevel=3,
             )
             params["device"] = "cpu"
-    scaler = InputScaler(mean, scale)
+    scaler = InputScaler(mean, float(state["scale_"]))
     built = {**params, "n_components": state["n_components_"]}  # as resolved
     with _refusing(path, "{exc}", catch=refused):
         net = build_net(built, state["n_features_in_"], scaler, state["seed"])
@@ -863,5 +761,18 @@ def load(path, estimator_name, *, device=None):
             net.optimizer_.load_state_dict(
                 _check_optimizer(metadata["optimizer"], opt_tensors, net.optimizer_)
             )
-    _check_versions(path, metadata["versions"])
+    versions = _versions()
+    saved = metadata["versions"]
+    diffs = [
+        f"{k} {saved.get(k)!r} (now {v!r})"
+        for k, v in versions.items()
+        if saved.get(k) != v
+    ]
+    if diffs:
+        warnings.warn(
+            f"{os.fspath(path)!r} was saved with {', '.join(diffs)}. It loaded, but "
+            "results may differ; save it again with the current versions once checked.",
+            UserWarning,
+            stacklevel=3,
+        )
     return params, state, net
