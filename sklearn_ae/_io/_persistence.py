@@ -161,41 +161,33 @@ def _encode(name, value):
         return {"__dict__": {k: _encode(f"{name}[{k!r}]", v) for k, v in value.items()}}
     if isinstance(value, type) and _qualified(value) in _CLASSES.get(name, {}):
         return {"__class__": _qualified(value)}
-    if isinstance(value, type):
-        allowed = ", ".join(c.__name__ for c in _ALLOWED.get(name, {}).values())
-        raise TypeError(
-            f"Cannot save parameter {name}={value!r}: save() does not store a class "
-            f"of your own, because load() takes classes only from an allow-list of "
-            f"built-in ones (for {name}: {allowed or 'none'}). Use a built-in name, "
-            "or pickle / joblib (and load those only from sources you trust)."
-        )
+    allowed = ", ".join(c.__name__ for c in _ALLOWED.get(name, {}).values())
+    why = (
+        f"does not store a class of your own; load() takes classes only from an "
+        f"allow-list of built-in ones (for {name}: {allowed or 'none'})"
+        if isinstance(value, type)
+        else "stores plain values (numbers, strings, tuples, lists, dicts, None) "
+        "and the built-in classes only"
+    )
     raise TypeError(
         f"Cannot save parameter {name}={value!r} of type {type(value).__name__}: "
-        "save() stores plain values (numbers, strings, tuples, lists, dicts, "
-        "None) and the built-in classes only. Use pickle / joblib (trusted "
-        "input only)."
+        f"save() {why}. Use pickle / joblib (and load those only from sources you "
+        "trust)."
     )
 
 
 def _params_to_json(params):
-    params = dict(params)
-    random_state = params["random_state"]
+    params, warn = dict(params), []
     if params["callbacks"] is not None:
-        warnings.warn(
-            f"save() does not store callbacks={params['callbacks']!r} (callbacks "
-            "only affect training, and load() never reads them); the loaded model "
-            "has callbacks=None.",
-            UserWarning,
-            stacklevel=4,
-        )
+        warn.append(f"does not store callbacks={params['callbacks']!r} (they only")
+        warn[-1] += " affect training); the loaded model has callbacks=None"
+    random_state = params["random_state"]
     if not (random_state is None or isinstance(random_state, (int, np.integer))):
-        warnings.warn(
-            f"save() stores random_state only as an int or None; {random_state!r} "
-            "is saved as None.",
-            UserWarning,
-            stacklevel=4,
-        )
+        warn.append(f"stores random_state only as an int or None; {random_state!r}")
+        warn[-1] += " is saved as None"
         params["random_state"] = None
+    for message in warn:
+        warnings.warn(f"save() {message}.", UserWarning, stacklevel=4)
     params["callbacks"] = None
     return {name: _encode(name, value) for name, value in params.items()}
 
@@ -225,13 +217,13 @@ def serialise(estimator_name, params, state, net):
         saved = optimizer.state_dict()
         for idx, entry in saved["state"].items():
             tensors |= {f"{_OPT_PREFIX}{idx}.{k}": v for k, v in entry.items()}
+        groups = [
+            {k: _encode(k, v) for k, v in g.items()} for g in saved["param_groups"]
+        ]
         metadata["optimizer"] = {
             "class": _qualified(type(optimizer)),
             "state": {str(idx): {} for idx in saved["state"]},
-            "param_groups": [
-                {k: _encode(k, v) for k, v in group.items()}
-                for group in saved["param_groups"]
-            ],
+            "param_groups": groups,
         }
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     return metadata, tensors
@@ -250,10 +242,9 @@ def save(path, estimator_name, params, state, net):
     text = json.dumps(metadata, indent=1).encode("utf-8")
     if len(text) > _MAX_METADATA_BYTES:
         raise ValueError(
-            f"Cannot save: the metadata would take {len(text) / 2**20:.1f} MiB, "
-            f"over the {_MAX_METADATA_BYTES // 2**20} MiB that load() reads "
-            f"(loss_curve_ has {len(state['loss_curve_'])} entries). Use pickle "
-            "/ joblib for this model."
+            f"Cannot save: the metadata would take {len(text) / 2**20:.1f} MiB, over "
+            f"the 16 MiB that load() reads (loss_curve_ has {len(state['loss_curve_'])}"
+            " entries). Use pickle / joblib for this model."
         )
     weights = st_save(tensors, metadata={"format": FORMAT})
 
@@ -269,34 +260,30 @@ def save(path, estimator_name, params, state, net):
 # ------------------------------------------------------------------- load
 
 
-def _refuse(path, why, *, hint=False):
-    """The ValueError of a refusal; ``hint`` adds what ``load`` reads at all."""
-    message = f"Refusing to load {os.fspath(path)!r}: {why}."
-    if hint:
-        message += (
-            " AutoencoderTransformer.load reads only files written by "
-            f"AutoencoderTransformer.save (a zip archive with {_METADATA} and "
-            f"{_WEIGHTS}) and never unpickles anything; to load a pickle or "
-            "joblib file, use pickle.load / joblib.load, and only on files you "
-            "trust."
-        )
-    return ValueError(message)
+class _Foreign(ValueError):
+    """Not a model file at all: the refusal says what ``load`` reads."""
+
+
+_HINT = (
+    " AutoencoderTransformer.load reads only files written by AutoencoderTransformer"
+    f".save (a zip archive with {_METADATA} and {_WEIGHTS}) and never unpickles "
+    "anything; to load a pickle or joblib file, use pickle.load / joblib.load, and "
+    "only on files you trust."
+)
 
 
 @contextlib.contextmanager
-def _refusing(path, why, *, hint=False, catch=Exception):
-    """Refuse the file on an exception in ``catch`` (never on a MemoryError).
+def _failing(why, error=ValueError):
+    """Turn an exception (never a MemoryError) into ``error(why)``.
 
-    ``why`` is formatted with the exception (``exc``) and its type's name
-    (``kind``).
+    ``why`` is formatted with the exception (``exc``) and its type (``kind``).
     """
     try:
         yield
     except MemoryError:
         raise
-    except catch as exc:
-        why = why.format(exc=exc, kind=type(exc).__name__)
-        raise _refuse(path, why, hint=hint) from None
+    except Exception as exc:
+        raise error(why.format(exc=exc, kind=type(exc).__name__)) from None
 
 
 class _HugeInt(ValueError):
@@ -305,8 +292,7 @@ class _HugeInt(ValueError):
 
 def _json_int(text):
     """A JSON integer, refused outside int64 (no value of a model is)."""
-    value = int(text)
-    if not -(2**63) <= value < 2**63:
+    if not -(2**63) <= (value := int(text)) < 2**63:
         digits = len(text.lstrip("-"))
         raise _HugeInt(f"an integer of {digits} digits, outside the int64 range")
     return value
@@ -321,58 +307,56 @@ def _read(path):
     """
     from safetensors.torch import load as st_load
 
-    with open_regular(path, lambda why: _refuse(path, why)) as (f, size):
+    with open_regular(path, ValueError) as (f, size):
         looks = "a pickle" if f.read(1) == b"\x80" else "not a zip archive"
         f.seek(0)
-        with _refusing(path, f"it is {looks}", hint=True):
+        with _failing(f"it is {looks}", _Foreign):
             archive = zipfile.ZipFile(f)
         with archive:
-            names = sorted(archive.namelist())
-            if names != _MEMBERS:
-                why = f"the archive holds {names}, expected {_MEMBERS}"
-                raise _refuse(path, why, hint=True)
+            if (names := sorted(archive.namelist())) != _MEMBERS:
+                raise _Foreign(f"the archive holds {names}, expected {_MEMBERS}")
             for info in archive.infolist():
-                problem = (
-                    f"is compressed (method {info.compress_type}); save() stores "
-                    "members uncompressed, and load() does not expand them"
-                    if info.compress_type != zipfile.ZIP_STORED
-                    else "is encrypted"
-                    if info.flag_bits & 0x1
-                    else f"declares {info.file_size} bytes, more than the {size} "
-                    "bytes of the file"
-                    if info.file_size != info.compress_size or info.file_size > size
-                    else f"is over {_MAX_METADATA_BYTES // 2**20} MiB (save() never "
-                    "writes more)"
-                    if info.filename == _METADATA
-                    and info.file_size > _MAX_METADATA_BYTES
-                    else None
-                )
-                if problem:
-                    raise _refuse(path, f"{info.filename} {problem}")
+                name, n = info.filename, info.file_size
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise ValueError(
+                        f"{name} is compressed (method {info.compress_type}"
+                        "); save() stores members uncompressed, and load() does not "
+                        "expand them"
+                    )
+                if info.flag_bits & 0x1:
+                    raise ValueError(f"{name} is encrypted")
+                if n != info.compress_size or n > size:
+                    raise ValueError(
+                        f"{name} declares {n} bytes, over the {size} of the file"
+                    )
+                if name == _METADATA and n > _MAX_METADATA_BYTES:
+                    raise ValueError(
+                        f"{name} is over 16 MiB (save() never writes more)"
+                    )
             # (A bad CRC, a truncated or damaged entry.)
-            with _refusing(path, "the archive is damaged ({kind}: {exc})"):
+            with _failing("the archive is damaged ({kind}: {exc})"):
                 raw_meta, raw_weights = archive.read(_METADATA), archive.read(_WEIGHTS)
     containers = raw_meta.count(b"[") + raw_meta.count(b"{")
     if containers > _MAX_CONTAINERS:  # then count only those outside strings
         outside_strings = _JSON_STRING.sub(b"", raw_meta)
         containers = outside_strings.count(b"[") + outside_strings.count(b"{")
     if containers > _MAX_CONTAINERS:
-        why = f"{_METADATA} holds {containers:,} lists and objects (a model's has ~50)"
-        raise _refuse(path, why)
+        raise ValueError(
+            f"{_METADATA} holds {containers:,} lists and objects (a model's has ~50)"
+        )
     try:
         metadata = json.loads(raw_meta.decode("utf-8"), parse_int=_json_int)
     except _HugeInt as exc:
-        raise _refuse(path, f"{_METADATA} holds {exc}") from None
+        raise ValueError(f"{_METADATA} holds {exc}") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _refuse(path, f"{_METADATA} is not valid JSON ({exc})") from None
+        raise ValueError(f"{_METADATA} is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        why = f"{_METADATA} does not describe a {FORMAT} model"
-        raise _refuse(path, why, hint=True)
-    if metadata.get("format_version") != FORMAT_VERSION:
-        version = metadata.get("format_version")
-        why = f"format version {version!r} is not {FORMAT_VERSION} (saved by a newer"
-        raise _refuse(path, why + " sklearn_ae?)")
-    with _refusing(path, _WEIGHTS + " is not a valid safetensors file ({exc})"):
+        raise _Foreign(f"{_METADATA} does not describe a {FORMAT} model")
+    if (version := metadata.get("format_version")) != FORMAT_VERSION:
+        raise ValueError(
+            f"format version {version!r} is not {FORMAT_VERSION} (a newer sklearn_ae?)"
+        )
+    with _failing(_WEIGHTS + " is not a valid safetensors file ({exc})"):
         tensors = st_load(raw_weights)
     return metadata, tensors, len(raw_weights)
 
@@ -496,9 +480,7 @@ def _check_metadata(metadata, estimator_name):
     _fields(_METADATA, metadata, schema, optional={"optimizer"})
     params = _fields("params", metadata["params"], _PARAMS)
     params = {name: _decode(v, _CLASSES.get(name), name) for name, v in params.items()}
-    validate_parameter_constraints(
-        PARAMETER_CONSTRAINTS, params, caller_name=estimator_name
-    )
+    validate_parameter_constraints(PARAMETER_CONSTRAINTS, params, estimator_name)
     resolve_device(params["device"], fallback=True)  # a device string, not meta
     state = _fields("fitted", metadata["fitted"], _FITTED)
     n, n_iter = state["n_features_in_"], state["n_iter_"]
@@ -506,43 +488,30 @@ def _check_metadata(metadata, estimator_name):
     _require(names is None or len(names) == n, "feature_names_in_", f"{n} names", n)
     # n_components is resolved on the training data (as PCA's is): an int is
     # the width itself; a fraction, "mle" or None give at most n_features.
-    width, requested = state["n_components_"], params["n_components"]
-    if _is_int(requested):
-        _require(
-            width == requested, "n_components_", f"{requested} (n_components)", width
-        )
+    width, asked = state["n_components_"], params["n_components"]
+    _require(width == asked or not _is_int(asked), "n_components_", asked, width)
     _require(width <= n, "n_components_", f"at most {n} (n_features_in_)", width)
-    _require(
-        len(curve) == n_iter, "loss_curve_", f"{n_iter} numbers (n_iter_)", len(curve)
-    )
+    _require(len(curve) == n_iter, "loss_curve_", f"{n_iter} numbers", len(curve))
     more = len(state["validation_loss_curve_"] or ())
-    _require(
-        more <= n_iter, "validation_loss_curve_", f"at most {n_iter} numbers", more
-    )
+    _require(more <= n_iter, "validation_loss_curve_", f"<= {n_iter} numbers", more)
     best = state["best_epoch_"]
     _require(best <= n_iter, "best_epoch_", f"at most {n_iter} (n_iter_)", best)
     fraction = state["explained_variance_fraction_"]
-    _require(
-        (fraction or 0) <= 1, "explained_variance_fraction_", "at most 1", fraction
-    )
+    _require((fraction or 0) <= 1, "explained_variance_fraction_", "<= 1", fraction)
     scale = state["scale_"]
-    _require(state["has_mean"] or scale == 1, "scale_", "1.0 without a mean", scale)
+    _require(state["has_mean"] or scale == 1, "scale_", "1 without a mean", scale)
     return params, state
 
 
-def _check_tensor(name, tensor, shape, dtype, *, non_negative=False, problem=""):
-    """``problem`` starts the message of a refusal."""
-
-    def describe(shape, dtype):
-        return f"{str(dtype).removeprefix('torch.')} {list(shape)}"
-
-    got, expected = describe(tensor.shape, tensor.dtype), describe(shape, dtype)
+def _check_tensor(name, tensor, shape, dtype, *, non_negative=False):
+    got = f"{str(tensor.dtype)[6:]} {list(tensor.shape)}"
+    expected = f"{str(dtype)[6:]} {list(shape)}"
     if got != expected:
-        raise ValueError(f"{problem}tensor {name!r} is {got}, expected {expected}")
+        raise ValueError(f"tensor {name!r} is {got}, expected {expected}")
     if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-        raise ValueError(f"{problem}tensor {name!r} holds NaN or infinite values")
+        raise ValueError(f"tensor {name!r} holds NaN or infinite values")
     if non_negative and (tensor < 0).any():
-        raise ValueError(f"{problem}tensor {name!r} holds negative values")
+        raise ValueError(f"tensor {name!r} holds negative values")
 
 
 def _check_weights(params, state, tensors, n_bytes, module_class):
@@ -552,9 +521,12 @@ def _check_weights(params, state, tensors, n_bytes, module_class):
     memory) once its size is bounded: each layer stores at least one tensor,
     and every weight is in ``model.safetensors``.
     """
-    n_features, tensors = state["n_features_in_"], dict(tensors)
+    n_features, tensors, has_mean = (
+        state["n_features_in_"],
+        dict(tensors),
+        state["has_mean"],
+    )
     mean = tensors.pop("scaler.mean", None)
-    has_mean = state["has_mean"]
     _require(has_mean == (mean is not None), "has_mean", not has_mean, has_mean)
     if has_mean:
         _check_tensor("scaler.mean", mean, (n_features,), torch.float64)
@@ -562,53 +534,44 @@ def _check_weights(params, state, tensors, n_bytes, module_class):
     parts = {"module.": {}, _OPT_PREFIX: {}}
     for name, tensor in tensors.items():
         prefix = next((p for p in parts if name.startswith(p)), None)
-        _require(prefix, "tensors", f"module.* or {_OPT_PREFIX}*", repr(name))
+        _require(prefix, "tensors", "module.* or optimizer.state.*", repr(name))
         parts[prefix][name.removeprefix(prefix)] = tensor
     module_state, opt_tensors = parts.values()
     stored = sum(t.numel() for t in module_state.values()) + getattr(mean, "size", 0)
     # (An LSTM's weights do not depend on the number of timesteps, and
     # without a mean nothing else pins the width of a row.)
     most = max(stored, _MAX_FREE_FEATURES)
-    why = f"at most {most:,} (the values the file stores, or {_MAX_FREE_FEATURES:,})"
+    why = f"at most {most:,} (the values in the file, or {_MAX_FREE_FEATURES:,})"
     _require(n_features <= most, "n_features_in_", why, f"{n_features:,}")
     filters = (params["module_params"] or {}).get("filters")
     layers = max(len(params["hidden_layer_sizes"]), len(filters or ()))
-    if layers > len(module_state):
-        why = f"{_WEIGHTS} holds only {len(module_state)} module tensors"
-        raise ValueError(f"the parameters declare {layers} layers, but {why}")
+    why = f"at most the {len(module_state)} module tensors of {_WEIGHTS}"
+    _require(layers <= len(module_state), "hidden_layer_sizes", why, f"{layers} layers")
     params = {**params, "n_components": state["n_components_"]}
-    try:
+    with _failing("the parameters do not describe a model ({exc})"):
         module = meta_module(params, n_features)
-    except (RuntimeError, OverflowError, TypeError, ValueError) as exc:
-        raise ValueError(f"the parameters do not describe a model ({exc})") from None
     expected = module.state_dict()
     needed = sum(t.numel() * t.element_size() for t in expected.values())
+    why = f"but {_WEIGHTS} holds only {n_bytes:,} bytes"
     if needed > n_bytes:
-        why = f"but {_WEIGHTS} holds only {n_bytes:,} bytes"
         raise ValueError(
             f"the parameters declare a model of {needed:,} bytes of weights, {why}"
         )
     built = _qualified(type(module))
-    _require(
-        module_class == built,
-        "module_class",
-        f"{built!r} (the parameters)",
-        repr(module_class),
-    )
-    missing = sorted(set(expected) - set(module_state))
-    extra = sorted(set(module_state) - set(expected))
-    if missing or extra:
-        why = f"missing {missing}, unexpected {extra}"
-        raise ValueError(f"the weights do not fit the model: {why}")
-    for name, reference in expected.items():
-        problem = "the weights do not fit the model: "
-        _check_tensor(
-            f"module.{name}",
-            module_state[name],
-            reference.shape,
-            reference.dtype,
-            problem=problem,
+    _require(module_class == built, "module_class", repr(built), repr(module_class))
+    with _failing("the weights do not fit the model: {exc}"):
+        missing = sorted(set(expected) - set(module_state))
+        extra = sorted(set(module_state) - set(expected))
+        _require(
+            not (missing or extra),
+            "weights",
+            f"the tensors of {built}",
+            f"missing {missing}, unexpected {extra}",
         )
+        for name, reference in expected.items():
+            _check_tensor(
+                f"module.{name}", module_state[name], reference.shape, reference.dtype
+            )
     return mean, module_state, opt_tensors
 
 
@@ -618,7 +581,7 @@ def _group_kind(key, reference, n_params):
         return _equal(list(range(n_params)), f"the indices 0..{n_params - 1}")
     if key in _IMPLEMENTATION_KEYS:
         return "flag"  # the built optimizer's own are kept
-    if _is_finite(reference):
+    if _is_finite(reference) or key in _SCHEDULER_KEYS:
         return "rate"
     if not isinstance(reference, tuple):
         return _equal(reference)
@@ -646,20 +609,13 @@ def _check_optimizer(saved, tensors, optimizer):
         "an object of empty objects, one per parameter index",
         lambda v: isinstance(v, dict) and set(v) <= indices and not any(v.values()),
     )
-    schema["param_groups"] = (
-        "a list of one object",
-        lambda v: isinstance(v, list) and len(v) == 1,
-    )
-    _fields("optimizer", saved, schema)
-    group = _fields(
-        "param_groups[0]",
-        saved["param_groups"][0],
-        dict.fromkeys(expected, "any") | dict.fromkeys(_SCHEDULER_KEYS, "any"),
-        optional=_SCHEDULER_KEYS,
-    )
+    one = ("a list of one object", lambda v: isinstance(v, list) and len(v) == 1)
+    _fields("optimizer", saved, schema | {"param_groups": one})
+    group = _check("param_groups[0]", saved["param_groups"][0], "object")
     group = {k: _decode(v, name=k) for k, v in group.items()}
-    for key, value in group.items():
-        _check(key, value, _group_kind(key, expected.get(key, 0.0), len(params)))
+    keys = {*expected, *_SCHEDULER_KEYS}
+    schema = {k: _group_kind(k, expected.get(k), len(params)) for k in keys}
+    _fields("param_groups[0]", group, schema, optional=_SCHEDULER_KEYS)
     # How this machine runs the optimizer (e.g. fused) stays its own.
     group.update({k: expected[k] for k in _IMPLEMENTATION_KEYS & set(expected)})
 
@@ -667,27 +623,17 @@ def _check_optimizer(saved, tensors, optimizer):
     for name, tensor in tensors.items():
         idx, _, key = name.partition(".")
         ok = _INDEX.fullmatch(idx) and int(idx) < len(params) and key
-        _require(
-            ok,
-            "tensors",
-            f"{_OPT_PREFIX}<parameter index>.<name>",
-            repr(_OPT_PREFIX + name),
-        )
+        must = "optimizer.state.<parameter index>.<name>"
+        _require(ok, "tensors", must, repr(_OPT_PREFIX + name))
         state.setdefault(int(idx), {})[key] = tensor
     keys = set(_OPTIMIZER_STATE[cls.__name__].split())
-    scalar_dtype = (
-        torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
-    )
+    scalar_dtype = torch.promote_types(torch.get_default_dtype(), torch.float32)
     for idx, param in enumerate(params):
         entry = state.get(idx, {})
         if not entry and cls.__name__ not in _STATE_FROM_THE_START:
             continue  # a parameter that never had a gradient
-        _require(
-            set(entry) == keys,
-            f"optimizer state of parameter {idx}",
-            sorted(keys),
-            sorted(entry),
-        )
+        key = f"optimizer state of parameter {idx}"
+        _require(set(entry) == keys, key, sorted(keys), sorted(entry))
         for key, value in sorted(entry.items()):
             scalar = key in _SCALAR_STATE
             _check_tensor(
@@ -700,16 +646,6 @@ def _check_optimizer(saved, tensors, optimizer):
     return {"state": state, "param_groups": [group]}
 
 
-def _load_device(device):
-    try:
-        return resolve_device(device)
-    except ValueError as exc:
-        message = str(exc).replace(
-            "The 'device' parameter of AutoencoderTransformer", "load(device=...)"
-        )
-        raise ValueError(message) from None
-
-
 def load(path, estimator_name, *, device=None):
     """Read a model file: ``(params, state, net)``; see the module docstring.
 
@@ -719,41 +655,35 @@ def load(path, estimator_name, *, device=None):
     with the saved weights and the optimizer state, once checked.
     """
     if device is not None:
-        device = _load_device(device)
-    metadata, tensors, n_bytes = _read(path)
+        try:
+            device = resolve_device(device)
+        except ValueError as exc:
+            old = "The 'device' parameter of AutoencoderTransformer"
+            raise ValueError(str(exc).replace(old, "load(device=...)")) from None
     # (ValueError includes scikit-learn's InvalidParameterError; a net that
     # cannot be built from valid parameters, e.g. mask noise of 1 or more,
     # raises one of these too.)
-    refused = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
-    with _refusing(path, "{exc}", catch=(*refused, OverflowError)):
+    try:
+        metadata, tensors, n_bytes = _read(path)
         params, state = _check_metadata(metadata, estimator_name)
         mean, module_state, opt_tensors = _check_weights(
             params, state, tensors, n_bytes, metadata["module_class"]
         )
-        _require(
-            "optimizer" in metadata or not opt_tensors,
-            "optimizer",
-            "present with optimizer tensors",
-            None,
-        )
-    saved_device = str(params["device"])
-    if device is not None:
-        params["device"] = device
-    elif (
-        saved_device != "auto" and resolve_device(saved_device, fallback=True) == "cpu"
-    ):
-        problem = _unavailable(torch.device(saved_device))
-        if problem is not None:
+        has = "optimizer" in metadata or not opt_tensors
+        _require(has, "optimizer", "present with optimizer tensors", "none")
+        saved_device, here = str(params["device"]), None
+        if device is None and saved_device != "auto":
+            here = _unavailable(torch.device(saved_device))
+        if here is not None:
             warnings.warn(
                 f"{os.fspath(path)!r} was saved with device={saved_device!r}, but "
-                f"{problem}; it was loaded on the CPU (device='cpu').",
+                f"{here}; it was loaded on the CPU (device='cpu').",
                 UserWarning,
                 stacklevel=3,
             )
-            params["device"] = "cpu"
-    scaler = InputScaler(mean, float(state["scale_"]))
-    built = {**params, "n_components": state["n_components_"]}  # as resolved
-    with _refusing(path, "{exc}", catch=refused):
+        params["device"] = device or ("cpu" if here else params["device"])
+        scaler = InputScaler(mean, float(state["scale_"]))
+        built = {**params, "n_components": state["n_components_"]}  # as resolved
         net = build_net(built, state["n_features_in_"], scaler, state["seed"])
         with torch.no_grad():
             net.module_.load_state_dict(module_state, strict=True)
@@ -761,12 +691,21 @@ def load(path, estimator_name, *, device=None):
             net.optimizer_.load_state_dict(
                 _check_optimizer(metadata["optimizer"], opt_tensors, net.optimizer_)
             )
-    versions = _versions()
-    saved = metadata["versions"]
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        RecursionError,
+        OverflowError,
+    ) as exc:
+        hint = _HINT if isinstance(exc, _Foreign) else ""
+        raise ValueError(
+            f"Refusing to load {os.fspath(path)!r}: {exc}.{hint}"
+        ) from None
+    saved, now = metadata["versions"], _versions()
     diffs = [
-        f"{k} {saved.get(k)!r} (now {v!r})"
-        for k, v in versions.items()
-        if saved.get(k) != v
+        f"{k} {saved.get(k)!r} (now {v!r})" for k, v in now.items() if saved.get(k) != v
     ]
     if diffs:
         warnings.warn(
