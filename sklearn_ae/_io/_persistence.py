@@ -162,17 +162,13 @@ def _encode(name, value):
     if isinstance(value, type) and _qualified(value) in _CLASSES.get(name, {}):
         return {"__class__": _qualified(value)}
     allowed = ", ".join(c.__name__ for c in _ALLOWED.get(name, {}).values())
-    why = (
-        f"does not store a class of your own; load() takes classes only from an "
-        f"allow-list of built-in ones (for {name}: {allowed or 'none'})"
-        if isinstance(value, type)
-        else "stores plain values (numbers, strings, tuples, lists, dicts, None) "
-        "and the built-in classes only"
-    )
+    own = "a class of your own" if isinstance(value, type) else type(value).__name__
     raise TypeError(
-        f"Cannot save parameter {name}={value!r} of type {type(value).__name__}: "
-        f"save() {why}. Use pickle / joblib (and load those only from sources you "
-        "trust)."
+        f"Cannot save parameter {name}={value!r}: save() does not store {own}; it "
+        "stores plain values (numbers, strings, tuples, lists, dicts, None), and "
+        f"classes only from the allow-list that load() takes them from (for {name}: "
+        f"{allowed or 'none'}). Use pickle / joblib (and load those only from "
+        "sources you trust)."
     )
 
 
@@ -521,10 +517,10 @@ def _check_weights(params, state, tensors, n_bytes, module_class):
     memory) once its size is bounded: each layer stores at least one tensor,
     and every weight is in ``model.safetensors``.
     """
-    n_features, tensors, has_mean = (
+    n_features, has_mean, tensors = (
         state["n_features_in_"],
-        dict(tensors),
         state["has_mean"],
+        {**tensors},
     )
     mean = tensors.pop("scaler.mean", None)
     _require(has_mean == (mean is not None), "has_mean", not has_mean, has_mean)
@@ -546,32 +542,24 @@ def _check_weights(params, state, tensors, n_bytes, module_class):
     filters = (params["module_params"] or {}).get("filters")
     layers = max(len(params["hidden_layer_sizes"]), len(filters or ()))
     why = f"at most the {len(module_state)} module tensors of {_WEIGHTS}"
-    _require(layers <= len(module_state), "hidden_layer_sizes", why, f"{layers} layers")
+    _require(layers <= len(module_state), "layers", why, layers)
     params = {**params, "n_components": state["n_components_"]}
     with _failing("the parameters do not describe a model ({exc})"):
         module = meta_module(params, n_features)
     expected = module.state_dict()
     needed = sum(t.numel() * t.element_size() for t in expected.values())
-    why = f"but {_WEIGHTS} holds only {n_bytes:,} bytes"
+    why = f"a model of {needed:,} bytes of weights, but {_WEIGHTS} holds {n_bytes:,}"
     if needed > n_bytes:
-        raise ValueError(
-            f"the parameters declare a model of {needed:,} bytes of weights, {why}"
-        )
+        raise ValueError(f"the parameters declare {why}")
     built = _qualified(type(module))
     _require(module_class == built, "module_class", repr(built), repr(module_class))
     with _failing("the weights do not fit the model: {exc}"):
         missing = sorted(set(expected) - set(module_state))
         extra = sorted(set(module_state) - set(expected))
-        _require(
-            not (missing or extra),
-            "weights",
-            f"the tensors of {built}",
-            f"missing {missing}, unexpected {extra}",
-        )
-        for name, reference in expected.items():
-            _check_tensor(
-                f"module.{name}", module_state[name], reference.shape, reference.dtype
-            )
+        got = f"missing {missing}, unexpected {extra}"
+        _require(not (missing or extra), "weights", f"the tensors of {built}", got)
+        for name, ref in expected.items():
+            _check_tensor(f"module.{name}", module_state[name], ref.shape, ref.dtype)
     return mean, module_state, opt_tensors
 
 
@@ -627,7 +615,7 @@ def _check_optimizer(saved, tensors, optimizer):
         _require(ok, "tensors", must, repr(_OPT_PREFIX + name))
         state.setdefault(int(idx), {})[key] = tensor
     keys = set(_OPTIMIZER_STATE[cls.__name__].split())
-    scalar_dtype = torch.promote_types(torch.get_default_dtype(), torch.float32)
+    scalar = ((), torch.promote_types(torch.get_default_dtype(), torch.float32))
     for idx, param in enumerate(params):
         entry = state.get(idx, {})
         if not entry and cls.__name__ not in _STATE_FROM_THE_START:
@@ -635,15 +623,14 @@ def _check_optimizer(saved, tensors, optimizer):
         key = f"optimizer state of parameter {idx}"
         _require(set(entry) == keys, key, sorted(keys), sorted(entry))
         for key, value in sorted(entry.items()):
-            scalar = key in _SCALAR_STATE
-            _check_tensor(
-                f"{_OPT_PREFIX}{idx}.{key}",
-                value,
-                () if scalar else param.shape,
-                scalar_dtype if scalar else param.dtype,
-                non_negative=key in _NON_NEGATIVE_STATE,
-            )
+            like = scalar if key in _SCALAR_STATE else (param.shape, param.dtype)
+            name = f"{_OPT_PREFIX}{idx}.{key}"
+            _check_tensor(name, value, *like, non_negative=key in _NON_NEGATIVE_STATE)
     return {"state": state, "param_groups": [group]}
+
+
+_REFUSED = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
+_REFUSED += (OverflowError,)
 
 
 def load(path, estimator_name, *, device=None):
@@ -675,12 +662,9 @@ def load(path, estimator_name, *, device=None):
         if device is None and saved_device != "auto":
             here = _unavailable(torch.device(saved_device))
         if here is not None:
-            warnings.warn(
-                f"{os.fspath(path)!r} was saved with device={saved_device!r}, but "
-                f"{here}; it was loaded on the CPU (device='cpu').",
-                UserWarning,
-                stacklevel=3,
-            )
+            why = f"{os.fspath(path)!r} was saved with device={saved_device!r}, but"
+            why += f" {here}; it was loaded on the CPU (device='cpu')."
+            warnings.warn(why, UserWarning, stacklevel=3)
         params["device"] = device or ("cpu" if here else params["device"])
         scaler = InputScaler(mean, float(state["scale_"]))
         built = {**params, "n_components": state["n_components_"]}  # as resolved
@@ -691,18 +675,9 @@ def load(path, estimator_name, *, device=None):
             net.optimizer_.load_state_dict(
                 _check_optimizer(metadata["optimizer"], opt_tensors, net.optimizer_)
             )
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-        AttributeError,
-        RecursionError,
-        OverflowError,
-    ) as exc:
-        hint = _HINT if isinstance(exc, _Foreign) else ""
-        raise ValueError(
-            f"Refusing to load {os.fspath(path)!r}: {exc}.{hint}"
-        ) from None
+    except _REFUSED as exc:
+        why = f"{exc}.{_HINT if isinstance(exc, _Foreign) else ''}"
+        raise ValueError(f"Refusing to load {os.fspath(path)!r}: {why}") from None
     saved, now = metadata["versions"], _versions()
     diffs = [
         f"{k} {saved.get(k)!r} (now {v!r})" for k, v in now.items() if saved.get(k) != v
