@@ -27,10 +27,12 @@ it, and refuses what does not hold with a ``ValueError`` that says why:
 
 1. the container: a zip archive of exactly the two members, stored (not
    compressed), not encrypted, their declared sizes within the file;
-2. the metadata: the exact set of keys, the parameters (types and ranges,
-   as ``fit`` checks them, and the contradictions ``fit`` refuses), the
-   fitted values against their meaning (a finite positive scale, widths
-   that agree, ``n_iter_ == len(loss_curve_)``, a seed in range);
+2. the metadata, against one schema (``_KINDS``: each key's kind and
+   range; the fitted values' kinds are declared in ``sklearn_ae._fitted``)
+   by one validator (``_fields``), whose refusals name the key, what it must
+   be and what the file holds; the parameters by scikit-learn's constraints,
+   as ``fit`` checks them; then the values against each other (widths that
+   agree, ``n_iter_ == len(loss_curve_)``, a scale of 1 without a mean);
 3. the tensors, before anything is built: the module that the parameters
    describe is built on the meta device (no memory), its size compared with
    the bytes of ``model.safetensors``, and every tensor's name, dtype and
