@@ -55,7 +55,7 @@ import re
 import reprlib
 import warnings
 import zipfile
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -367,9 +367,7 @@ def _is_int(value):
 
 
 def _is_finite(value):
-    return (
-        isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _is_strings(value, of=list):
@@ -413,9 +411,8 @@ def _check(key, value, kind):
     must, ok = _KINDS[base] if isinstance(base, str) else base
     if not ((none and value is None) or ok(value)):
         raise _bad(key, must + (" or None" if none else ""), reprlib.repr(value))
-    if base == "curve" and value is not None:
-        for i, v in enumerate(value):
-            _check(f"{key}[{i}]", v, "number")
+    if base == "curve" and value is not None:  # (as floats, as fit sets them)
+        return [float(_check(f"{key}[{i}]", v, "number")) for i, v in enumerate(value)]
     return value
 
 
