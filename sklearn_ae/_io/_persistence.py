@@ -522,7 +522,8 @@ def _check_weights(params, state, tensors, n_bytes, module_class):
         {**tensors},
     )
     mean = tensors.pop("scaler.mean", None)
-    _require(has_mean == (mean is not None), "has_mean", not has_mean, has_mean)
+    must = f"{mean is not None} (whether {_WEIGHTS} holds scaler.mean)"
+    _require(has_mean == (mean is not None), "has_mean", must, has_mean)
     if has_mean:
         _check_tensor("scaler.mean", mean, (n_features,), torch.float64)
         mean = mean.numpy()
