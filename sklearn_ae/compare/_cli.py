@@ -164,12 +164,16 @@ def _preprocessor(frame, standardize):
     return transformer, numeric, categorical, dropped
 
 
-def _count(text):
-    """argparse type: an int of at least 1."""
+def _int(text):
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an int, got {text!r}") from None
+
+
+def _count(text):
+    """argparse type: an int of at least 1."""
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -177,10 +181,7 @@ def _count(text):
 
 def _n_jobs(text):
     """argparse type: a positive int, or a negative one as joblib reads it."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an int, got {text!r}") from None
+    value = _int(text)
     if value == 0:
         raise argparse.ArgumentTypeError("must not be 0 (1: no parallelism)")
     return value
