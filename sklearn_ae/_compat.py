@@ -15,6 +15,8 @@ recent scikit-learn it also imports scikit-learn's estimator checks (and so
 pytest), about a second at ``import sklearn_ae`` that a fit never needs.
 """
 
+import sys
+
 import torch
 from sklearn.base import _fit_context
 from sklearn.decomposition._pca import _infer_dimension as infer_dimension
@@ -184,3 +186,13 @@ def set_training(net, training):
         if isinstance(part, torch.nn.Module):
             part.train(training)
     return None
+
+
+def compiler_loaded():
+    """Whether torch's compiler (the private ``torch._dynamo``) is imported.
+
+    A name looked up in ``sys.modules``: if torch renames the module, this
+    says False and the optimizers take the unwrapped methods, which are
+    torch's own.
+    """
+    return "torch._dynamo" in sys.modules

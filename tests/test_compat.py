@@ -110,7 +110,7 @@ def _adam_steps(cls, steps=3):
 
 
 def test_without_the_fused_pieces_adam_takes_torchs_own_step(monkeypatch):
-    monkeypatch.setattr(_optim, "_compiler_loaded", lambda: False)
+    monkeypatch.setattr(_optim, "compiler_loaded", lambda: False)
     monkeypatch.setattr(_compat, "_FUSED_ADAM", None)
     assert not _compat.fused_adam_applies(_optim.Adam([torch.zeros(1)], fused=True))
     assert torch.equal(_adam_steps(_optim.Adam), _adam_steps(torch.optim.Adam))

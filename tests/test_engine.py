@@ -102,7 +102,7 @@ def test_fused_optimizer_where_torch_has_one(X_small, fast):
 )
 def test_optimizers_step_as_torchs_fused_ones(name, kwargs, monkeypatch):
     # Whether or not this process has imported torch's compiler already.
-    monkeypatch.setattr(optim_module, "_compiler_loaded", lambda: False)
+    monkeypatch.setattr(optim_module, "compiler_loaded", lambda: False)
     torch.manual_seed(0)
     ours = torch.nn.Sequential(torch.nn.Linear(6, 3), torch.nn.Linear(3, 6))
     theirs = pickle.loads(pickle.dumps(ours))

@@ -20,46 +20,46 @@ other configuration it is torch's own ``step``. The private pieces of torch
 this takes live in ``sklearn_ae._compat``, each with a public fallback.
 """
 
-import sys
-
 import torch
 from torch.optim import Optimizer
 
-from .._compat import fused_adam_applies, fused_adam_step, unhooked, unwrapped
+from .._compat import (
+    compiler_loaded,
+    fused_adam_applies,
+    fused_adam_step,
+    unhooked,
+    unwrapped,
+)
 
 __all__ = ["Adam", "AdamW"]
-
-
-def _compiler_loaded():
-    return "torch._dynamo" in sys.modules
 
 
 class _WithoutCompiler:
     """Mixin: torch's optimizer methods, minus the compiler's lazy import."""
 
     def add_param_group(self, param_group):
-        if _compiler_loaded():
+        if compiler_loaded():
             return super().add_param_group(param_group)
         return unwrapped(Optimizer.add_param_group)(self, param_group)
 
     def zero_grad(self, set_to_none=True):
-        if _compiler_loaded():
+        if compiler_loaded():
             return super().zero_grad(set_to_none)
         return unwrapped(Optimizer.zero_grad)(self, set_to_none)
 
     def state_dict(self):
-        if _compiler_loaded():
+        if compiler_loaded():
             return super().state_dict()
         return unwrapped(Optimizer.state_dict)(self)
 
     def load_state_dict(self, state_dict):
-        if _compiler_loaded():
+        if compiler_loaded():
             return super().load_state_dict(state_dict)
         return unwrapped(Optimizer.load_state_dict)(self, state_dict)
 
     def _fused_groups(self):
         """Whether every group can go straight to the fused kernel."""
-        if _compiler_loaded() or getattr(self, "grad_scale", None) is not None:
+        if compiler_loaded() or getattr(self, "grad_scale", None) is not None:
             return False
         if not fused_adam_applies(self):
             return False
